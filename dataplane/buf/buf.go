@@ -222,6 +222,14 @@ func (pl *Pool) Allocs() uint64 {
 	return pl.allocs
 }
 
+// Free is the number of packets waiting in the pool. With a retain limit
+// above Allocs, Free == Allocs means every packet has been returned.
+func (pl *Pool) Free() int {
+	pl.mu.Lock()
+	defer pl.mu.Unlock()
+	return len(pl.free)
+}
+
 // Get returns a Reset packet.
 func (pl *Pool) Get() *Packet {
 	pl.mu.Lock()
