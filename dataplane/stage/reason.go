@@ -25,6 +25,7 @@ const (
 
 	// Sessions and crypto.
 	NoSession      // no session to send with, or unknown receiver session id
+	NoEndpoint     // the peer's underlay address is not known yet
 	Replay         // counter already seen or too old
 	Auth           // AEAD open failed: wrong key, tampered or truncated
 	SessionExpired // send counter exhausted; a rekey is due
@@ -37,8 +38,7 @@ const (
 	FragMismatch // pieces of one frame disagree (total length, flags)
 
 	// Payload.
-	LZ4Corrupt   // LZ4 block invalid or decompresses beyond the buffer
-	VLANConflict // an unmapped VLAN id collides with a mapped one
+	LZ4Corrupt // LZ4 block invalid or decompresses beyond the buffer
 
 	// VXLAN.
 	VXLANHeader // VXLAN header without the I flag, or short
@@ -66,6 +66,7 @@ var reasonNames = [NumReasons]string{
 	HeaderFrag:     "header-frag",
 	WrongNode:      "wrong-node",
 	NoSession:      "no-session",
+	NoEndpoint:     "no-endpoint",
 	Replay:         "replay",
 	Auth:           "auth",
 	SessionExpired: "session-expired",
@@ -75,7 +76,6 @@ var reasonNames = [NumReasons]string{
 	FragTooBig:     "frag-too-big",
 	FragMismatch:   "frag-mismatch",
 	LZ4Corrupt:     "lz4-corrupt",
-	VLANConflict:   "vlan-conflict",
 	VXLANHeader:    "vxlan-header",
 	VXLANVNI:       "vxlan-vni",
 	TTLExpired:     "ttl-expired",
