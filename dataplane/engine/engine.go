@@ -1,0 +1,262 @@
+// SPDX-License-Identifier: Apache-2.0
+
+// Package engine runs the dataplane: one transmit and one receive worker
+// goroutine per queue, each moving batches from a port through a pipeline
+// into the other port.
+//
+//	local port --ReadBatch--> [tx worker: pipeline.Tx] --WriteBatch--> underlay port
+//	local port <--WriteBatch-- [rx worker: pipeline.Rx] <--ReadBatch-- underlay port
+//	                                   |
+//	                                   +--> control plane (handshakes, control messages)
+//
+// The control plane publishes an immutable pipeline.Snapshot with Apply;
+// workers load it once per batch, so a change never tears a batch. Workers
+// pass batches, never single packets, and allocate nothing in steady state.
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/skiffnet/skiff/dataplane/buf"
+	"github.com/skiffnet/skiff/dataplane/pipeline"
+	"github.com/skiffnet/skiff/dataplane/port"
+	"github.com/skiffnet/skiff/dataplane/stage"
+)
+
+// Config wires an engine.
+type Config struct {
+	Local    port.Port // the L2 side
+	Underlay port.Port // the UDP side
+	// Pool supplies every packet the engine uses; nil: buf.Default.
+	Pool *buf.Pool
+	// Control receives handshake and control datagrams (see
+	// pipeline.ControlFunc); it runs on the receive worker.
+	Control pipeline.ControlFunc
+	// Now is a monotonic clock in nanoseconds; nil: time since New.
+	Now    func() int64
+	Logger *slog.Logger // nil: discard
+}
+
+// Engine moves frames between the local port and the underlay.
+type Engine struct {
+	cfg  Config
+	log  *slog.Logger
+	snap atomic.Pointer[pipeline.Snapshot]
+
+	tx, rx pipeline.Stats
+
+	wmu sync.Mutex // serialises underlay writes: tx worker and Send
+	wg  sync.WaitGroup
+
+	closed  atomic.Bool
+	errOnce sync.Once
+	err     error
+	done    chan struct{}
+}
+
+// New returns an engine with the initial snapshot s. Start starts it.
+func New(c Config, s *pipeline.Snapshot) *Engine {
+	if c.Pool == nil {
+		c.Pool = buf.Default
+	}
+	if c.Now == nil {
+		t0 := time.Now()
+		c.Now = func() int64 { return int64(time.Since(t0)) }
+	}
+	log := c.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	e := &Engine{cfg: c, log: log, done: make(chan struct{})}
+	e.snap.Store(s)
+	return e
+}
+
+// Apply publishes a new snapshot. s must not be modified afterwards.
+func (e *Engine) Apply(s *pipeline.Snapshot) { e.snap.Store(s) }
+
+// Snapshot returns the snapshot in use.
+func (e *Engine) Snapshot() *pipeline.Snapshot { return e.snap.Load() }
+
+// Start starts the workers.
+func (e *Engine) Start() {
+	e.wg.Add(2)
+	go e.txLoop()
+	go e.rxLoop()
+}
+
+// Stats returns the transmit and receive counters.
+func (e *Engine) Stats() (tx, rx pipeline.Counts) { return e.tx.Load(), e.rx.Load() }
+
+// Done is closed when a worker stopped on a port error (see Err) or after
+// Close.
+func (e *Engine) Done() <-chan struct{} { return e.done }
+
+// Err is the port error that stopped the engine, if any.
+func (e *Engine) Err() error {
+	select {
+	case <-e.done:
+		return e.err
+	default:
+		return nil
+	}
+}
+
+func (e *Engine) stop(err error) {
+	e.errOnce.Do(func() {
+		e.err = err
+		close(e.done)
+	})
+}
+
+// Close closes both ports, waits for the workers and returns the error that
+// stopped them, if any besides the close.
+func (e *Engine) Close() error {
+	if !e.closed.Swap(true) {
+		e.cfg.Local.Close()
+		e.cfg.Underlay.Close()
+	}
+	e.wg.Wait()
+	e.stop(nil)
+	return e.err
+}
+
+// Send writes one datagram (a handshake or control message the control
+// plane built) to the underlay. It copies b.
+func (e *Engine) Send(b []byte, to netip.AddrPort) error {
+	p := e.cfg.Pool.Get()
+	defer e.cfg.Pool.Put(p)
+	if !p.SetData(b) {
+		return fmt.Errorf("engine: datagram of %d bytes too long", len(b))
+	}
+	p.Addr = to
+	pkts := [1]*buf.Packet{p}
+	e.wmu.Lock()
+	_, err := e.cfg.Underlay.WriteBatch(pkts[:])
+	e.wmu.Unlock()
+	return err
+}
+
+// maxTransient is how many consecutive non-close errors a worker tolerates
+// from a port before it gives up.
+const maxTransient = 10
+
+func (e *Engine) txLoop() {
+	defer e.wg.Done()
+	pool := e.cfg.Pool
+	bs := e.cfg.Local.BatchSize()
+	in := buf.NewBatch(pool, bs)
+	out := buf.NewBatch(pool, bs+stage.MaxPieces)
+	defer in.Release(pool)
+	defer out.Release(pool)
+	tx := pipeline.NewTx(&e.tx)
+	errs := 0
+	for {
+		n, err := e.cfg.Local.ReadBatch(in.Pkts)
+		if err != nil {
+			if e.fatal("local read", err, &errs) {
+				return
+			}
+			continue
+		}
+		errs = 0
+		e.txBatch(tx, in.Pkts[:n], out)
+		if e.closed.Load() {
+			return
+		}
+	}
+}
+
+// txBatch runs one read batch through tx and writes the datagrams.
+func (e *Engine) txBatch(tx *pipeline.Tx, in []*buf.Packet, out *buf.Batch) {
+	s := e.snap.Load()
+	for done := 0; done < len(in); {
+		done += tx.Process(s, in[done:], out)
+		e.writeUnderlay(out)
+	}
+}
+
+func (e *Engine) writeUnderlay(out *buf.Batch) {
+	if out.N == 0 {
+		return
+	}
+	e.wmu.Lock()
+	n, err := e.cfg.Underlay.WriteBatch(out.Pkts[:out.N])
+	e.wmu.Unlock()
+	if n < out.N {
+		e.tx.Drops[stage.PortWrite].Add(uint64(out.N - n))
+		e.tx.Out.Add(^uint64(out.N - n - 1))
+	}
+	if err != nil && !errors.Is(err, net.ErrClosed) {
+		e.log.Warn("underlay write", "err", err)
+	}
+	out.N = 0
+}
+
+func (e *Engine) rxLoop() {
+	defer e.wg.Done()
+	pool := e.cfg.Pool
+	bs := e.cfg.Underlay.BatchSize()
+	in := buf.NewBatch(pool, bs)
+	out := buf.NewBatch(pool, bs)
+	defer in.Release(pool)
+	defer out.Release(pool)
+	rx := pipeline.NewRx(pipeline.RxConfig{Stats: &e.rx, Pool: pool, Control: e.cfg.Control, Now: e.cfg.Now})
+	defer rx.Close()
+	errs := 0
+	for {
+		n, err := e.cfg.Underlay.ReadBatch(in.Pkts)
+		if err != nil {
+			if e.fatal("underlay read", err, &errs) {
+				return
+			}
+			continue
+		}
+		errs = 0
+		e.rxBatch(rx, in.Pkts[:n], out)
+		if e.closed.Load() {
+			return
+		}
+	}
+}
+
+func (e *Engine) rxBatch(rx *pipeline.Rx, in []*buf.Packet, out *buf.Batch) {
+	s := e.snap.Load()
+	for done := 0; done < len(in); {
+		done += rx.Process(s, in[done:], out)
+		if out.N == 0 {
+			continue
+		}
+		n, err := e.cfg.Local.WriteBatch(out.Pkts[:out.N])
+		if n < out.N {
+			e.rx.Drops[stage.PortWrite].Add(uint64(out.N - n))
+			e.rx.Out.Add(^uint64(out.N - n - 1))
+		}
+		if err != nil && !errors.Is(err, net.ErrClosed) {
+			e.log.Warn("local write", "err", err)
+		}
+		out.N = 0
+	}
+}
+
+// fatal handles a read error and reports whether the worker must stop.
+func (e *Engine) fatal(what string, err error, errs *int) bool {
+	if errors.Is(err, net.ErrClosed) || e.closed.Load() {
+		return true
+	}
+	*errs++
+	e.log.Warn(what, "err", err, "consecutive", *errs)
+	if *errs >= maxTransient {
+		e.stop(fmt.Errorf("engine: %s: %w", what, err))
+		return true
+	}
+	time.Sleep(time.Duration(*errs) * time.Millisecond)
+	return false
+}

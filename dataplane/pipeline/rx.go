@@ -1,0 +1,196 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package pipeline
+
+import (
+	"github.com/skiffnet/skiff/dataplane/buf"
+	"github.com/skiffnet/skiff/dataplane/stage"
+	"github.com/skiffnet/skiff/dataplane/wire"
+)
+
+// ControlFunc receives skiff datagrams that are not data: handshake messages
+// as they arrived (header included; they authenticate themselves), and
+// control messages opened and authenticated (header stripped, h decoded). It
+// runs on the receive worker and must not retain p or its bytes.
+type ControlFunc func(p *buf.Packet, h *wire.Header)
+
+// Rx turns underlay datagrams into local frames. One per worker goroutine.
+type Rx struct {
+	stats   *Stats
+	pool    *buf.Pool
+	lz4     *stage.LZ4
+	open    stage.Opener
+	frag    *stage.Reassembler
+	hdr     wire.Header
+	control ControlFunc
+	now     func() int64
+	l       local
+
+	timeouts, evictions uint64
+}
+
+// RxConfig configures a receive pipeline.
+type RxConfig struct {
+	Stats   *Stats
+	Pool    *buf.Pool    // reassembled frames come from here; nil: buf.Default
+	Control ControlFunc  // nil: control datagrams are counted and dropped
+	Now     func() int64 // monotonic nanoseconds, for the reassembly timeout
+	// FragMemory caps the reassembly table (bytes); FragTimeout is how long
+	// a partly reassembled frame may wait (nanoseconds).
+	FragMemory  int
+	FragTimeout int64
+}
+
+// Defaults of RxConfig.
+const (
+	DefaultFragMemory  = 4 << 20
+	DefaultFragTimeout = int64(2e9)
+)
+
+// NewRx returns a receive pipeline.
+func NewRx(c RxConfig) *Rx {
+	if c.Pool == nil {
+		c.Pool = buf.Default
+	}
+	if c.FragMemory == 0 {
+		c.FragMemory = DefaultFragMemory
+	}
+	if c.FragTimeout == 0 {
+		c.FragTimeout = DefaultFragTimeout
+	}
+	return &Rx{
+		stats:   c.Stats,
+		pool:    c.Pool,
+		lz4:     stage.NewLZ4(buf.MaxFrame),
+		frag:    stage.NewReassembler(c.Pool, c.FragMemory, c.FragTimeout),
+		control: c.Control,
+		now:     c.Now,
+	}
+}
+
+// Close releases the packets held by the reassembly table.
+func (r *Rx) Close() { r.frag.Close() }
+
+// Process runs the datagrams of in through the receive stages into out,
+// starting at out.N, until in is consumed or out is full. It returns how
+// many datagrams of in it consumed. Frames that went out were exchanged with
+// spare packets of out (or, for reassembled frames, replaced them: the spare
+// goes back to the pool).
+func (r *Rx) Process(s *Snapshot, in []*buf.Packet, out *buf.Batch) int {
+	if r.now != nil && r.frag.Len() > 0 {
+		r.frag.Expire(r.now())
+	}
+	i := 0
+	for ; i < len(in) && out.N < len(out.Pkts); i++ {
+		r.l.in++
+		r.l.inBytes += uint64(in[i].Len())
+		if why := r.one(s, &in[i], out); why != stage.Pass {
+			r.l.drop(why)
+		}
+	}
+	if t := r.frag.Timeouts; t != r.timeouts {
+		r.l.drops[stage.FragTimeout] += uint32(t - r.timeouts)
+		r.l.dropped, r.timeouts = true, t
+	}
+	if e := r.frag.Evictions; e != r.evictions {
+		r.l.drops[stage.FragEvicted] += uint32(e - r.evictions)
+		r.l.dropped, r.evictions = true, e
+	}
+	r.l.flush(r.stats)
+	return i
+}
+
+func (r *Rx) one(s *Snapshot, slot **buf.Packet, out *buf.Batch) stage.Reason {
+	p := *slot
+	d := p.Data()
+	if len(d) > 0 && d[0] != wire.Version && s.VXLAN {
+		if s.VXLANFrom.IsValid() && p.Addr.Addr().Unmap() != s.VXLANFrom.Unmap() {
+			return stage.VXLANHeader
+		}
+		if why := stage.DecapVXLAN(p, s.VXLANVNI); why != stage.Pass {
+			return why
+		}
+		return r.deliver(s, slot, out)
+	}
+	h := &r.hdr
+	if why := stage.DecodeHeader(p, h); why != stage.Pass {
+		return why
+	}
+	switch h.Type {
+	case wire.TypeHandshakeInit, wire.TypeHandshakeResp:
+		r.toControl(p, h)
+		return stage.Pass
+	}
+	if h.Dst != s.Node {
+		return stage.WrongNode
+	}
+	sess := s.Sessions[h.Session]
+	if sess == nil {
+		return stage.NoSession
+	}
+	if why := r.open.Open(p, h, sess); why != stage.Pass {
+		return why
+	}
+	if h.Type == wire.TypeControl {
+		r.toControl(p, h)
+		return stage.Pass
+	}
+	if p.Meta.FragTotal != 0 {
+		var now int64
+		if r.now != nil {
+			now = r.now()
+		}
+		f, why := r.frag.Insert(p, now)
+		if f == nil {
+			return why
+		}
+		r.l.frags++
+		// The reassembled frame takes the output slot; the spare that was
+		// there goes back to the pool.
+		r.pool.Put(out.Pkts[out.N])
+		out.Pkts[out.N] = f
+		return r.finish(s, f, out)
+	}
+	return r.deliver(s, slot, out)
+}
+
+func (r *Rx) toControl(p *buf.Packet, h *wire.Header) {
+	r.l.control++
+	if r.control != nil {
+		r.control(p, h)
+	}
+}
+
+// deliver moves *slot into out's next slot, then finishes the frame there.
+func (r *Rx) deliver(s *Snapshot, slot **buf.Packet, out *buf.Batch) stage.Reason {
+	p := *slot
+	*slot, out.Pkts[out.N] = out.Pkts[out.N], p
+	return r.finish(s, p, out)
+}
+
+// finish runs the frame stages on p, which sits in out.Pkts[out.N], and
+// counts it out; on a drop the slot is simply not counted (it stays a
+// spare).
+func (r *Rx) finish(s *Snapshot, p *buf.Packet, out *buf.Batch) stage.Reason {
+	if p.Meta.Flags&wire.FlagLZ4 != 0 {
+		if why := r.lz4.Decompress(p, s.maxFrame()); why != stage.Pass {
+			return why
+		}
+		r.l.lz4++
+	}
+	if p.Len() < 14 || p.Len() > s.maxFrame() {
+		return stage.FrameMalformed
+	}
+	if s.MSS != (stage.MSS{}) {
+		s.MSS.Clamp(p.Data())
+	}
+	if s.VLAN != nil {
+		if why := s.VLAN.Ingress(p.Data()); why != stage.Pass {
+			return why
+		}
+	}
+	out.N++
+	r.l.out++
+	r.l.outBytes += uint64(p.Len())
+	return stage.Pass
+}

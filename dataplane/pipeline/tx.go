@@ -1,0 +1,121 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package pipeline
+
+import (
+	"github.com/skiffnet/skiff/dataplane/buf"
+	"github.com/skiffnet/skiff/dataplane/stage"
+	"github.com/skiffnet/skiff/dataplane/wire"
+)
+
+// Tx turns local frames into underlay datagrams. One per worker goroutine.
+type Tx struct {
+	stats *Stats
+	lz4   *stage.LZ4
+	seal  stage.Sealer
+	l     local
+}
+
+// NewTx returns a transmit pipeline that counts into stats.
+func NewTx(stats *Stats) *Tx {
+	return &Tx{stats: stats, lz4: stage.NewLZ4(buf.MaxFrame)}
+}
+
+// Process runs the frames of in through the transmit stages into out,
+// starting at out.N, until in is consumed or out lacks room for the next
+// frame's pieces. It returns how many frames of in it consumed. Frames that
+// went out were exchanged with spare packets of out: the caller refills its
+// input slots as usual (they hold Reset-able packets). Dropped frames stay
+// where they were.
+func (t *Tx) Process(s *Snapshot, in []*buf.Packet, out *buf.Batch) int {
+	i := 0
+	for ; i < len(in); i++ {
+		need := 1
+		if s.Fragment && s.PieceSize > 0 {
+			need = max(1, (in[i].Len()+s.PieceSize-1)/s.PieceSize)
+		}
+		if len(out.Pkts)-out.N < need && out.N > 0 {
+			break
+		}
+		t.l.in++
+		t.l.inBytes += uint64(in[i].Len())
+		if r := t.one(s, &in[i], out); r != stage.Pass {
+			t.l.drop(r)
+		}
+	}
+	t.l.flush(t.stats)
+	return i
+}
+
+func (t *Tx) one(s *Snapshot, slot **buf.Packet, out *buf.Batch) stage.Reason {
+	p := *slot
+	if p.Len() < 14 {
+		return stage.FrameMalformed
+	}
+	if s.VLAN != nil {
+		if r := s.VLAN.Egress(p.Data()); r != stage.Pass {
+			return r
+		}
+	}
+	if s.MSS != (stage.MSS{}) {
+		s.MSS.Clamp(p.Data())
+	}
+	rt := &s.Route
+	if !rt.Endpoint.IsValid() || rt.Endpoint.Port() == 0 {
+		return stage.NoEndpoint
+	}
+	if rt.Codec == CodecVXLAN {
+		stage.EncapVXLAN(p, rt.VNI)
+		t.emit(slot, out, rt)
+		return stage.Pass
+	}
+	sess := rt.Session
+	if sess == nil {
+		return stage.NoSession
+	}
+	p.Meta = buf.Meta{SrcNode: s.Node, DstNode: rt.Node, TTL: s.ttl()}
+	if s.LZ4 && t.lz4.Compress(p) {
+		p.Meta.Flags |= wire.FlagLZ4
+		t.l.lz4++
+	}
+	if s.PieceSize > 0 && p.Len() > s.PieceSize {
+		if !s.Fragment {
+			return stage.FrameTooBig
+		}
+		pieces := out.Pkts[out.N:]
+		n, r := stage.Split(p, s.PieceSize, pieces)
+		if r != stage.Pass {
+			return r
+		}
+		ctr, err := sess.NextCounters(n)
+		if err != nil {
+			return stage.SessionExpired
+		}
+		for k, q := range pieces[:n] {
+			t.seal.Seal(q, sess, wire.TypeData, ctr+uint64(k))
+			q.Addr = rt.Endpoint
+			t.l.out++
+			t.l.outBytes += uint64(q.Len())
+		}
+		out.N += n
+		t.l.frags += uint64(n)
+		return stage.Pass
+	}
+	ctr, err := sess.NextCounters(1)
+	if err != nil {
+		return stage.SessionExpired
+	}
+	t.seal.Seal(p, sess, wire.TypeData, ctr)
+	t.emit(slot, out, rt)
+	return stage.Pass
+}
+
+// emit moves *slot into out by exchanging it with out's next spare packet.
+func (t *Tx) emit(slot **buf.Packet, out *buf.Batch, rt *Route) {
+	p := *slot
+	p.Addr = rt.Endpoint
+	*slot, out.Pkts[out.N] = out.Pkts[out.N], p
+	out.N++
+	t.l.out++
+	t.l.outBytes += uint64(p.Len())
+}

@@ -1,0 +1,34 @@
+// SPDX-License-Identifier: Apache-2.0
+
+// Package port defines the batch interface between the dataplane and the
+// devices it moves packets through: the local L2 side (TAP, raw NIC, AF_XDP,
+// memif) and the UDP underlay. One subpackage per backend implements it;
+// porttest has an in-memory pair for tests.
+package port
+
+import "github.com/skiffnet/skiff/dataplane/buf"
+
+// Port moves batches of packets in and out of a device.
+//
+// ReadBatch blocks until at least one packet is available, then fills
+// pkts[:n] (each packet Reset, then its data set; for underlay ports Addr is
+// the datagram's source) and returns n >= 1, or returns an error. After
+// Close it returns net.ErrClosed. len(pkts) is at most BatchSize().
+//
+// WriteBatch sends the packets of pkts (for underlay ports each to its
+// Addr) and returns how many it sent; it must not retain the packets or
+// their bytes after it returns. A packet the device refuses is counted by
+// the port and skipped, not an error; an error means the port is unusable.
+//
+// One goroutine may call ReadBatch while another calls WriteBatch; neither
+// may be called by two goroutines at once. Close may be called at any time,
+// from any goroutine, and unblocks a pending ReadBatch.
+type Port interface {
+	ReadBatch(pkts []*buf.Packet) (n int, err error)
+	WriteBatch(pkts []*buf.Packet) (n int, err error)
+	BatchSize() int
+	Close() error
+}
+
+// DefaultBatchSize is the batch size of the dataplane's ports.
+const DefaultBatchSize = 64
