@@ -1,0 +1,135 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package conf
+
+// Example is a commented config with every key, printed by skiff example.
+// It is site A of a two-site tunnel; Parse accepts it as it is.
+const Example = `# skiff node config, schema version 1.
+# Durations are strings such as "250ms", "3s", "2m"; sizes are integers of
+# bytes. Unknown and duplicate keys are errors. A key left out, or given an
+# empty value, takes its default. Relative file paths are resolved against
+# the directory of this file.
+
+# Schema version (required). Must be 1.
+version: 1
+
+# This node.
+node:
+  # Name (required): 1..32 characters from A-Z a-z 0-9 . _ -
+  name: site-a
+  # Node id carried in every skiff header (required): 1..65519, unique in
+  # the network. 65520..65535 are reserved.
+  id: 1
+
+# The pre-shared key of the network: exactly one of key, key_file and
+# passphrase. Every node of the network uses the same one. It authenticates
+# the handshakes; traffic is encrypted with per-session keys. Required when
+# any peer uses codec skiff.
+psk:
+  # A base64 key of 32 bytes as printed by "skiff keygen".
+  # THIS IS A PUBLIC EXAMPLE KEY: replace it with the output of skiff keygen.
+  key: "c2tpZmYgZXhhbXBsZSBrZXkgLSByZXBsYWNlIG1lISE="
+  # Or: a file that holds such a key, read when the config is loaded.
+  # key_file: /etc/skiff/psk
+  # Or: a long passphrase; the key is derived from it with Argon2id
+  # (19 MiB of memory, once at start-up).
+  # passphrase: "correct horse battery staple and some more words"
+
+# Cipher suite of skiff sessions: none, aes-128-gcm, aes-192-gcm,
+# aes-256-gcm or chacha20-poly1305 (for CPUs without AES instructions).
+# "none" has neither encryption nor integrity: benchmarks and trusted links
+# only. vxlan peers ignore it. Default aes-256-gcm.
+suite: aes-256-gcm
+
+# Compress frames with LZ4 before encryption, when that makes them smaller.
+# Not allowed with vxlan peers. Default false.
+lz4: false
+
+# Start a new session key after this long. 10s..24h, default 2m.
+rekey_after: 2m
+
+# The L2 side (required): where the frames to carry come from.
+local:
+  # tap: a TAP device that skiff creates (EthUDP -i and -b), or
+  # afpacket: an existing NIC whose frames are carried raw (EthUDP -e).
+  type: tap
+  # tap: the name of the device to create, default skiff0.
+  # afpacket: the NIC to attach to (required). At most 15 characters.
+  name: skiff0
+  # tap only, optional: an address and prefix length for the device, IPv4
+  # or IPv6.
+  address: 10.99.0.1/24
+  # tap only, optional: enslave the device to this existing Linux bridge
+  # instead of giving it an address (not both).
+  # bridge: br0
+  # tap only: the device's MTU, 576..9000, default 1500.
+  mtu: 1500
+  # afpacket only: put the NIC in promiscuous mode, default true.
+  # promisc: true
+
+# The UDP side.
+underlay:
+  # Local addresses to listen on and send from, each address:port with a
+  # port in 1..65535; [::]:4800 for IPv6. Default ["0.0.0.0:4800"].
+  listen: ["0.0.0.0:4800"]
+  # Path MTU of the underlay: the largest IP packet skiff sends.
+  # 576..65535, default 1500.
+  mtu: 1500
+  # What to do with frames whose encapsulation exceeds mtu:
+  # fragment (split into pieces, each sealed on its own), clamp (lower the
+  # MSS of TCP connections so their segments fit; drop other frames that do
+  # not fit) or none (drop what does not fit). Default fragment.
+  mtu_policy: fragment
+  # TCP MSS clamp for SYN and SYN-ACK segments, both directions. 0 means
+  # automatic: computed from the local MTU when mtu_policy is clamp, off
+  # otherwise. Else 88..65495. Default 0.
+  mss: 0
+  # SO_RCVBUF and SO_SNDBUF of the UDP sockets in bytes: the kernel's
+  # default drops bursts. 65536..268435456, default 4194304 (4 MiB).
+  socket_buffer: 4194304
+
+# Optional: a VLAN map file, the format of EthUDP's vlanmap.txt: lines of
+# "LOCAL REMOTE" VLAN ids, where REMOTE is the id carried on the wire; '#'
+# starts a comment. It rewrites the 802.1Q tag (the C-tag of 802.1ad
+# frames). Read when the config is loaded.
+# vlan_map: /etc/skiff/vlanmap.txt
+
+# The other nodes (at least one).
+peers:
+    # Name (required, unique), same characters as node.name.
+  - name: site-b
+    # The peer's node id (required, unique, not node.id), 1..65519.
+    id: 2
+    # skiff (authenticated and encrypted, the default) or vxlan (plaintext
+    # RFC 7348 VXLAN, to a Linux vxlan device or a VPP vxlan tunnel).
+    codec: skiff
+    # vxlan only, and required there: the VXLAN network id, 0..16777215.
+    # vni: 42
+    # Underlay paths to the peer (at least one). Traffic uses the first live
+    # path in this order; the others are fail-over paths.
+    paths:
+        # The peer's address:port. 0.0.0.0:0 (or [::]:0) learns the peer's
+        # address from authenticated traffic, for a peer behind NAT. One half
+        # may be pinned while the other is learned: 198.51.100.2:0 accepts
+        # that host from any port. vxlan peers need a full address.
+      - remote: 192.0.2.2:4800
+        # Optional: which underlay.listen address to send from. Default:
+        # the first listen address of the remote's IP family.
+        local: 0.0.0.0:4800
+    # Interval of keepalives on every path. 100ms..60s, default 1s.
+    # (vxlan peers have no keepalives: leave it and dead_after out.)
+    keepalive: 1s
+    # A path that has been silent this long is dead and traffic moves to
+    # the next live path. More than keepalive, at most 10m, default 3s.
+    dead_after: 3s
+
+# The control socket that the skiff CLI talks to.
+control:
+  # Default /run/skiff/NAME.sock, NAME being node.name.
+  socket: /run/skiff/site-a.sock
+
+# Logging.
+log:
+  # debug, info, warn or error. Default info.
+  level: info
+`
