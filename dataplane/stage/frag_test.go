@@ -391,26 +391,3 @@ func FuzzFragReassembly(f *testing.F) {
 		pool.Put(done)
 	})
 }
-
-func BenchmarkFrag(b *testing.B) {
-	frame := testFrame(rand.New(rand.NewPCG(6, 6)), 9000, false)
-	pool := buf.NewPool(buf.DefaultSize, 256)
-	r := NewReassembler(pool, 16*buf.DefaultSize, sec)
-	p := pool.Get()
-	out := make([]*buf.Packet, MaxPieces)
-	pool.GetN(out)
-	ctr := uint64(0)
-	b.SetBytes(int64(len(frame)))
-	b.ReportAllocs()
-	for b.Loop() {
-		p.SetData(frame)
-		k, _ := Split(p, 1428, out)
-		for i := 0; i < k; i++ {
-			out[i].Meta.Counter = ctr + uint64(i)
-			if f, _ := r.Insert(out[i], 0); f != nil {
-				pool.Put(f)
-			}
-		}
-		ctr += uint64(k)
-	}
-}
