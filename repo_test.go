@@ -124,7 +124,7 @@ var allowed = []struct {
 }{
 	{"dataplane/packet", nil},
 	{"dataplane/buf", nil},
-	{"dataplane/wire", []string{"dataplane/buf", "dataplane/packet"}},
+	{"dataplane/wire", []string{"dataplane/buf", "dataplane/packet", "dataplane/wire"}}, // wiretest imports wire
 	{"dataplane/stage", []string{"dataplane/buf", "dataplane/packet", "dataplane/wire"}},
 	{"dataplane/pipeline", []string{"dataplane/buf", "dataplane/packet", "dataplane/wire", "dataplane/stage"}},
 	{"dataplane/port", []string{"dataplane/buf", "dataplane/packet", "dataplane/port", "bpf", "vpp/memif"}},

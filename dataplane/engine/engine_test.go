@@ -18,6 +18,7 @@ import (
 	"github.com/skiffnet/skiff/dataplane/port/porttest"
 	"github.com/skiffnet/skiff/dataplane/stage"
 	"github.com/skiffnet/skiff/dataplane/wire"
+	"github.com/skiffnet/skiff/dataplane/wire/wiretest"
 )
 
 // VLAN ids of the test: site A's VLAN 10 and site B's VLAN 20 are the same
@@ -40,25 +41,7 @@ func vlanMap(t testing.TB, local int) *stage.VLANMap {
 // handshake returns the sessions of node 1 (a) and node 2 (b).
 func handshake(t testing.TB, suite wire.Suite) (a, b *wire.Session) {
 	t.Helper()
-	psk, err := wire.GeneratePSK()
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := time.Now()
-	ida, _ := wire.RandomSessionID()
-	idb, _ := wire.RandomSessionID()
-	in, init, err := wire.Initiate(wire.HandshakeConfig{PSK: psk, Suite: suite, LocalNode: 1, RemoteNode: 2}, ida, now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, resp, _, err := wire.Respond(wire.HandshakeConfig{PSK: psk, Suite: suite, LocalNode: 2, RemoteNode: 1}, init, idb, 0, now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if a, err = in.Finish(resp, now); err != nil {
-		t.Fatal(err)
-	}
-	return a, b
+	return wiretest.Pair(t, suite)
 }
 
 // frameSize spreads sizes over 60..9000: a third small, a third around a

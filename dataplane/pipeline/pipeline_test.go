@@ -11,6 +11,7 @@ import (
 	"github.com/skiffnet/skiff/dataplane/buf"
 	"github.com/skiffnet/skiff/dataplane/stage"
 	"github.com/skiffnet/skiff/dataplane/wire"
+	"github.com/skiffnet/skiff/dataplane/wire/wiretest"
 )
 
 var (
@@ -20,21 +21,7 @@ var (
 
 func handshake(t testing.TB, suite wire.Suite) (a, b *wire.Session) {
 	t.Helper()
-	var psk wire.PSK
-	psk[3] = 3
-	now := time.Unix(1700000000, 0)
-	in, init, err := wire.Initiate(wire.HandshakeConfig{PSK: psk, Suite: suite, LocalNode: 1, RemoteNode: 2}, 11, now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, resp, _, err := wire.Respond(wire.HandshakeConfig{PSK: psk, Suite: suite, LocalNode: 2, RemoteNode: 1}, init, 22, 0, now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if a, err = in.Finish(resp, now); err != nil {
-		t.Fatal(err)
-	}
-	return a, b
+	return wiretest.Pair(t, suite)
 }
 
 func snapshots(a, b *wire.Session) (sa, sb *Snapshot) {
@@ -152,10 +139,11 @@ func TestDropReasons(t *testing.T) {
 	l.send(sa, &unknown, frame(100, 0))
 	check("unknown session", &l.rxs, stage.NoSession, 1)
 
-	// Wrong key: a session of another handshake with the same ids.
+	// Wrong key: a session of another handshake, found under the id the
+	// datagram carries.
 	_, b2 := handshake(t, wire.SuiteAES256GCM)
 	other := *sb
-	other.Sessions = map[uint32]*wire.Session{b2.LocalID: b2}
+	other.Sessions = map[uint32]*wire.Session{b.LocalID: b2}
 	l.send(sa, &other, frame(100, 0))
 	check("wrong key", &l.rxs, stage.Auth, 1)
 

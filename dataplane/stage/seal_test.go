@@ -5,31 +5,16 @@ package stage
 import (
 	"bytes"
 	"testing"
-	"time"
 
 	"github.com/skiffnet/skiff/dataplane/buf"
 	"github.com/skiffnet/skiff/dataplane/wire"
+	"github.com/skiffnet/skiff/dataplane/wire/wiretest"
 )
 
 // sessionPair runs a handshake between nodes 1 (a) and 2 (b).
-func sessionPair(t testing.TB, suite wire.Suite) (a, b *wire.Session) {
-	t.Helper()
-	var psk wire.PSK
-	psk[0] = 42
-	now := time.Unix(1700000000, 0)
-	in, init, err := wire.Initiate(wire.HandshakeConfig{PSK: psk, Suite: suite, LocalNode: 1, RemoteNode: 2}, 100, now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, resp, _, err := wire.Respond(wire.HandshakeConfig{PSK: psk, Suite: suite, LocalNode: 2, RemoteNode: 1}, init, 200, 0, now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err = in.Finish(resp, now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return a, b
+func sessionPair(tb testing.TB, suite wire.Suite) (a, b *wire.Session) {
+	tb.Helper()
+	return wiretest.Pair(tb, suite)
 }
 
 func TestSealOpen(t *testing.T) {

@@ -1,0 +1,43 @@
+// SPDX-License-Identifier: Apache-2.0
+
+// Package wiretest gives tests of other packages real sessions: it runs the
+// whole wire handshake between two nodes in memory.
+package wiretest
+
+import (
+	"testing"
+	"time"
+
+	"github.com/skiffnet/skiff/dataplane/wire"
+)
+
+// Pair runs a handshake between node 1 (initiator, a) and node 2 (b) with a
+// random PSK and random session ids, and returns both sessions, confirmed.
+func Pair(tb testing.TB, suite wire.Suite) (a, b *wire.Session) {
+	tb.Helper()
+	psk, err := wire.GeneratePSK()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ida, err := wire.RandomSessionID()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	idb, err := wire.RandomSessionID()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	now := time.Now()
+	in, init, err := wire.Initiate(wire.HandshakeConfig{PSK: psk, Suite: suite, LocalNode: 1, RemoteNode: 2}, ida, now)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	b, resp, _, err := wire.Respond(wire.HandshakeConfig{PSK: psk, Suite: suite, LocalNode: 2, RemoteNode: 1}, init, idb, 0, now)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if a, err = in.Finish(resp, now); err != nil {
+		tb.Fatal(err)
+	}
+	return a, b
+}
