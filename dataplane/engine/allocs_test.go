@@ -7,6 +7,7 @@ import (
 
 	"github.com/skiffnet/skiff/dataplane/buf"
 	"github.com/skiffnet/skiff/dataplane/pipeline"
+	"github.com/skiffnet/skiff/dataplane/port"
 	"github.com/skiffnet/skiff/dataplane/port/porttest"
 	"github.com/skiffnet/skiff/dataplane/stage"
 	"github.com/skiffnet/skiff/dataplane/wire"
@@ -31,8 +32,8 @@ func TestEngineLoopAllocs(t *testing.T) {
 			Sessions: map[uint32]*wire.Session{s.LocalID: s},
 		}
 	}
-	a := New(Config{Local: locA, Underlay: ulA}, snap(1, 2, sa, ulB, vlanA))
-	b := New(Config{Local: locB, Underlay: ulB}, snap(2, 1, sb, ulA, vlanB))
+	a := New(Config{Local: locA, Underlays: []port.Port{ulA}}, snap(1, 2, sa, ulB, vlanA))
+	b := New(Config{Local: locB, Underlays: []port.Port{ulB}}, snap(2, 1, sb, ulA, vlanB))
 
 	pool := buf.Default
 	frames := buf.NewBatch(pool, 16)

@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 
-// Package engine runs the dataplane: one transmit and one receive worker
-// goroutine per queue, each moving batches from a port through a pipeline
-// into the other port.
+// Package engine runs the dataplane: one transmit worker goroutine for the
+// local port and one receive worker per underlay port (socket), each moving
+// batches from a port through a pipeline into another port.
 //
-//	local port --ReadBatch--> [tx worker: pipeline.Tx] --WriteBatch--> underlay port
-//	local port <--WriteBatch-- [rx worker: pipeline.Rx] <--ReadBatch-- underlay port
+//	local port --ReadBatch--> [tx worker: pipeline.Tx] --WriteBatch--> underlay port[route.Port]
+//	local port <--WriteBatch-- [rx worker i: pipeline.Rx] <--ReadBatch-- underlay port i
 //	                                   |
 //	                                   +--> control plane (handshakes, control messages)
 //
@@ -28,17 +28,22 @@ import (
 	"github.com/skiffnet/skiff/dataplane/pipeline"
 	"github.com/skiffnet/skiff/dataplane/port"
 	"github.com/skiffnet/skiff/dataplane/stage"
+	"github.com/skiffnet/skiff/dataplane/wire"
 )
+
+// ControlFunc receives the handshake and control datagrams that arrived on
+// underlay port number port (see pipeline.ControlFunc: it runs on that
+// port's receive worker and must not retain p).
+type ControlFunc func(port int, p *buf.Packet, h *wire.Header)
 
 // Config wires an engine.
 type Config struct {
-	Local    port.Port // the L2 side
-	Underlay port.Port // the UDP side
+	Local     port.Port   // the L2 side
+	Underlays []port.Port // the UDP side: one or more sockets; Route.Port indexes them
 	// Pool supplies every packet the engine uses; nil: buf.Default.
 	Pool *buf.Pool
-	// Control receives handshake and control datagrams (see
-	// pipeline.ControlFunc); it runs on the receive worker.
-	Control pipeline.ControlFunc
+	// Control receives handshake and control datagrams; nil drops them.
+	Control ControlFunc
 	// Now is a monotonic clock in nanoseconds; nil: time since New.
 	Now    func() int64
 	Logger *slog.Logger // nil: discard
@@ -52,7 +57,8 @@ type Engine struct {
 
 	tx, rx pipeline.Stats
 
-	wmu sync.Mutex // serialises underlay writes: tx worker and Send
+	wmu []sync.Mutex // per underlay port: serialises writes of the tx worker and Send
+	lmu sync.Mutex   // serialises local writes of the rx workers
 	wg  sync.WaitGroup
 
 	closed  atomic.Bool
@@ -74,7 +80,7 @@ func New(c Config, s *pipeline.Snapshot) *Engine {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	e := &Engine{cfg: c, log: log, done: make(chan struct{})}
+	e := &Engine{cfg: c, log: log, done: make(chan struct{}), wmu: make([]sync.Mutex, len(c.Underlays))}
 	e.snap.Store(s)
 	return e
 }
@@ -87,9 +93,11 @@ func (e *Engine) Snapshot() *pipeline.Snapshot { return e.snap.Load() }
 
 // Start starts the workers.
 func (e *Engine) Start() {
-	e.wg.Add(2)
+	e.wg.Add(1 + len(e.cfg.Underlays))
 	go e.txLoop()
-	go e.rxLoop()
+	for i := range e.cfg.Underlays {
+		go e.rxLoop(i)
+	}
 }
 
 // Stats returns the transmit and receive counters.
@@ -121,7 +129,9 @@ func (e *Engine) stop(err error) {
 func (e *Engine) Close() error {
 	if !e.closed.Swap(true) {
 		e.cfg.Local.Close()
-		e.cfg.Underlay.Close()
+		for _, u := range e.cfg.Underlays {
+			u.Close()
+		}
 	}
 	e.wg.Wait()
 	e.stop(nil)
@@ -129,8 +139,11 @@ func (e *Engine) Close() error {
 }
 
 // Send writes one datagram (a handshake or control message the control
-// plane built) to the underlay. It copies b.
-func (e *Engine) Send(b []byte, to netip.AddrPort) error {
+// plane built) to underlay port number port. It copies b.
+func (e *Engine) Send(port int, b []byte, to netip.AddrPort) error {
+	if port < 0 || port >= len(e.cfg.Underlays) {
+		return fmt.Errorf("engine: no underlay port %d", port)
+	}
 	p := e.cfg.Pool.Get()
 	defer e.cfg.Pool.Put(p)
 	if !p.SetData(b) {
@@ -138,9 +151,12 @@ func (e *Engine) Send(b []byte, to netip.AddrPort) error {
 	}
 	p.Addr = to
 	pkts := [1]*buf.Packet{p}
-	e.wmu.Lock()
-	_, err := e.cfg.Underlay.WriteBatch(pkts[:])
-	e.wmu.Unlock()
+	e.wmu[port].Lock()
+	n, err := e.cfg.Underlays[port].WriteBatch(pkts[:])
+	e.wmu[port].Unlock()
+	if err == nil && n != 1 {
+		err = fmt.Errorf("engine: underlay port %d refused a datagram to %v", port, to)
+	}
 	return err
 }
 
@@ -179,17 +195,23 @@ func (e *Engine) txBatch(tx *pipeline.Tx, in []*buf.Packet, out *buf.Batch) {
 	s := e.snap.Load()
 	for done := 0; done < len(in); {
 		done += tx.Process(s, in[done:], out)
-		e.writeUnderlay(out)
+		e.writeUnderlay(s.Route.Port, out)
 	}
 }
 
-func (e *Engine) writeUnderlay(out *buf.Batch) {
+func (e *Engine) writeUnderlay(port int, out *buf.Batch) {
 	if out.N == 0 {
 		return
 	}
-	e.wmu.Lock()
-	n, err := e.cfg.Underlay.WriteBatch(out.Pkts[:out.N])
-	e.wmu.Unlock()
+	if port < 0 || port >= len(e.cfg.Underlays) {
+		e.tx.Drops[stage.PortWrite].Add(uint64(out.N))
+		e.tx.Out.Add(^uint64(out.N - 1))
+		out.N = 0
+		return
+	}
+	e.wmu[port].Lock()
+	n, err := e.cfg.Underlays[port].WriteBatch(out.Pkts[:out.N])
+	e.wmu[port].Unlock()
 	if n < out.N {
 		e.tx.Drops[stage.PortWrite].Add(uint64(out.N - n))
 		e.tx.Out.Add(^uint64(out.N - n - 1))
@@ -200,19 +222,24 @@ func (e *Engine) writeUnderlay(out *buf.Batch) {
 	out.N = 0
 }
 
-func (e *Engine) rxLoop() {
+func (e *Engine) rxLoop(port int) {
 	defer e.wg.Done()
 	pool := e.cfg.Pool
-	bs := e.cfg.Underlay.BatchSize()
+	u := e.cfg.Underlays[port]
+	bs := u.BatchSize()
 	in := buf.NewBatch(pool, bs)
 	out := buf.NewBatch(pool, bs)
 	defer in.Release(pool)
 	defer out.Release(pool)
-	rx := pipeline.NewRx(pipeline.RxConfig{Stats: &e.rx, Pool: pool, Control: e.cfg.Control, Now: e.cfg.Now})
+	var ctl pipeline.ControlFunc
+	if c := e.cfg.Control; c != nil {
+		ctl = func(p *buf.Packet, h *wire.Header) { c(port, p, h) }
+	}
+	rx := pipeline.NewRx(pipeline.RxConfig{Stats: &e.rx, Pool: pool, Control: ctl, Now: e.cfg.Now})
 	defer rx.Close()
 	errs := 0
 	for {
-		n, err := e.cfg.Underlay.ReadBatch(in.Pkts)
+		n, err := u.ReadBatch(in.Pkts)
 		if err != nil {
 			if e.fatal("underlay read", err, &errs) {
 				return
@@ -234,7 +261,9 @@ func (e *Engine) rxBatch(rx *pipeline.Rx, in []*buf.Packet, out *buf.Batch) {
 		if out.N == 0 {
 			continue
 		}
+		e.lmu.Lock()
 		n, err := e.cfg.Local.WriteBatch(out.Pkts[:out.N])
+		e.lmu.Unlock()
 		if n < out.N {
 			e.rx.Drops[stage.PortWrite].Add(uint64(out.N - n))
 			e.rx.Out.Add(^uint64(out.N - n - 1))

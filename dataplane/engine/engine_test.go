@@ -15,6 +15,7 @@ import (
 
 	"github.com/skiffnet/skiff/dataplane/buf"
 	"github.com/skiffnet/skiff/dataplane/pipeline"
+	"github.com/skiffnet/skiff/dataplane/port"
 	"github.com/skiffnet/skiff/dataplane/port/porttest"
 	"github.com/skiffnet/skiff/dataplane/stage"
 	"github.com/skiffnet/skiff/dataplane/wire"
@@ -156,8 +157,8 @@ func newSites(t testing.TB, c combo) (a, b *site) {
 		}
 		return sn
 	}
-	a = &site{lan: lanA, vlan: vlanA, eng: New(Config{Local: locA, Underlay: ulA}, snap(1, sa, 2, ulB, vlanA))}
-	b = &site{lan: lanB, vlan: vlanB, eng: New(Config{Local: locB, Underlay: ulB}, snap(2, sb, 1, ulA, vlanB))}
+	a = &site{lan: lanA, vlan: vlanA, eng: New(Config{Local: locA, Underlays: []port.Port{ulA}}, snap(1, sa, 2, ulB, vlanA))}
+	b = &site{lan: lanB, vlan: vlanB, eng: New(Config{Local: locB, Underlays: []port.Port{ulB}}, snap(2, sb, 1, ulA, vlanB))}
 	a.eng.Start()
 	b.eng.Start()
 	return a, b

@@ -36,6 +36,7 @@ type Route struct {
 	Node     uint16         // destination node id (skiff)
 	Session  *wire.Session  // skiff: the session to seal with; nil: none yet
 	Endpoint netip.AddrPort // the peer's underlay address; invalid or port 0: not known yet
+	Port     int            // index of the underlay port (socket) to send from
 }
 
 // Snapshot is the immutable configuration of a pipeline, built by the
