@@ -22,6 +22,7 @@
 package peer
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -594,7 +595,22 @@ func (d Duration) MarshalJSON() ([]byte, error) {
 	return []byte(fmt.Sprintf("%.6f", time.Duration(d).Seconds())), nil
 }
 
-func (d Duration) String() string { return time.Duration(d).Round(time.Millisecond).String() }
+// UnmarshalJSON reads seconds.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s float64
+	if err := json.Unmarshal(b, &s); err != nil {
+		return err
+	}
+	*d = Duration(s * float64(time.Second))
+	return nil
+}
+
+func (d Duration) String() string {
+	if d < 0 {
+		return "never"
+	}
+	return time.Duration(d).Round(time.Millisecond).String()
+}
 
 // Status reports the peer's state at now.
 func (p *Peer) Status(now time.Time) Status {
