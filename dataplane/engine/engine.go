@@ -32,8 +32,11 @@ import (
 )
 
 // ControlFunc receives the handshake and control datagrams that arrived on
-// underlay port number port (see pipeline.ControlFunc: it runs on that
-// port's receive worker and must not retain p).
+// underlay port number port (see pipeline.ControlFunc). It runs on that
+// port's receive worker, so it must be quick and must not block: copy what
+// it needs and hand it to another goroutine. It must not retain p, and it
+// must not call the engine's Send or Close (a Send that waits for a full
+// port would stall the worker that drains it).
 type ControlFunc func(port int, p *buf.Packet, h *wire.Header)
 
 // Config wires an engine.
@@ -117,22 +120,32 @@ func (e *Engine) Err() error {
 	}
 }
 
+// stop records the error that stops the engine. After a port failure it
+// also closes the ports, so every worker ends, not just the one that saw
+// the error.
 func (e *Engine) stop(err error) {
 	e.errOnce.Do(func() {
 		e.err = err
 		close(e.done)
 	})
+	if err != nil {
+		e.closePorts()
+	}
 }
 
-// Close closes both ports, waits for the workers and returns the error that
-// stopped them, if any besides the close.
-func (e *Engine) Close() error {
+func (e *Engine) closePorts() {
 	if !e.closed.Swap(true) {
 		e.cfg.Local.Close()
 		for _, u := range e.cfg.Underlays {
 			u.Close()
 		}
 	}
+}
+
+// Close closes both ports, waits for the workers and returns the error that
+// stopped them, if any besides the close.
+func (e *Engine) Close() error {
+	e.closePorts()
 	e.wg.Wait()
 	e.stop(nil)
 	return e.err

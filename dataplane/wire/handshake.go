@@ -67,10 +67,15 @@ type HandshakeConfig struct {
 }
 
 // Initiation is the initiator's state between sending the initiation and
-// receiving the response.
+// receiving the response. It keeps the ephemeral key's seed and the
+// initiation's payload rather than a live Noise state: every Finish attempt
+// replays the first message into a fresh state, so a forged response (even
+// one that makes the Noise library fail half-way, such as a low-order
+// ephemeral key) cannot spoil the initiation for the genuine response.
 type Initiation struct {
 	cfg     HandshakeConfig
-	hs      *noise.HandshakeState
+	seed    [32]byte // the ephemeral private key
+	payload [initPayloadLen]byte
 	localID uint32
 	Sent    time.Time
 }
@@ -98,22 +103,38 @@ func Initiate(cfg HandshakeConfig, localID uint32, now time.Time) (*Initiation, 
 }
 
 func initiate(cfg HandshakeConfig, localID uint32, now time.Time, rng io.Reader) (*Initiation, []byte, error) {
-	hs, err := newHandshakeState(cfg, true, rng)
-	if err != nil {
-		return nil, nil, fmt.Errorf("handshake: %w", err)
+	if rng == nil {
+		rng = rand.Reader
+	}
+	in := &Initiation{cfg: cfg, localID: localID, Sent: now}
+	if _, err := io.ReadFull(rng, in.seed[:]); err != nil {
+		return nil, nil, fmt.Errorf("handshake: ephemeral key: %w", err)
 	}
 	h := Header{Type: TypeHandshakeInit, Suite: cfg.Suite, Src: cfg.LocalNode, Dst: cfg.RemoteNode}
 	msg := make([]byte, HeaderLen, InitLen)
 	h.Put(msg)
-	var payload [initPayloadLen]byte
-	additionalData((*[HeaderLen]byte)(payload[:HeaderLen]), msg)
-	binary.BigEndian.PutUint32(payload[HeaderLen:], localID)
-	binary.BigEndian.PutUint64(payload[HeaderLen+4:], uint64(now.UnixNano()))
-	msg, _, _, err = hs.WriteMessage(msg, payload[:])
+	additionalData((*[HeaderLen]byte)(in.payload[:HeaderLen]), msg)
+	binary.BigEndian.PutUint32(in.payload[HeaderLen:], localID)
+	binary.BigEndian.PutUint64(in.payload[HeaderLen+4:], uint64(now.UnixNano()))
+	_, msg, err := in.state(msg)
+	if err != nil {
+		return nil, nil, err
+	}
+	return in, msg, nil
+}
+
+// state builds the initiator's Noise state after the first message from
+// the stored seed and payload, appending that message to msg.
+func (in *Initiation) state(msg []byte) (*noise.HandshakeState, []byte, error) {
+	hs, err := newHandshakeState(in.cfg, true, bytes.NewReader(in.seed[:]))
 	if err != nil {
 		return nil, nil, fmt.Errorf("handshake: %w", err)
 	}
-	return &Initiation{cfg: cfg, hs: hs, localID: localID, Sent: now}, msg, nil
+	msg, _, _, err = hs.WriteMessage(msg, in.payload[:])
+	if err != nil {
+		return nil, nil, fmt.Errorf("handshake: %w", err)
+	}
+	return hs, msg, nil
 }
 
 // InitiationInfo is what a responder learns from a valid initiation.
@@ -195,8 +216,12 @@ func (in *Initiation) Finish(msg []byte, now time.Time) (*Session, error) {
 	if h.Session != in.localID {
 		return nil, ErrHandshakeSession
 	}
+	hs, _, err := in.state(make([]byte, 0, InitLen))
+	if err != nil {
+		return nil, err
+	}
 	var payload [respPayloadLen]byte
-	p, cs1, cs2, err := in.hs.ReadMessage(payload[:0], msg[HeaderLen:])
+	p, cs1, cs2, err := hs.ReadMessage(payload[:0], msg[HeaderLen:])
 	if err != nil || len(p) != respPayloadLen || cs1 == nil {
 		return nil, ErrHandshakeAuth
 	}

@@ -16,7 +16,7 @@ import (
 type Suite uint8
 
 const (
-	SuiteNone             Suite = 0 // no encryption, no integrity: benchmarks and trusted links
+	SuiteNone             Suite = 0 // no encryption, no integrity, no replay protection: benchmarks and trusted links
 	SuiteAES128GCM        Suite = 1
 	SuiteAES192GCM        Suite = 2
 	SuiteAES256GCM        Suite = 3
