@@ -5,8 +5,9 @@ go 1.26.0
 require (
 	github.com/flynn/noise v1.1.0
 	github.com/pierrec/lz4/v4 v4.1.22
+	github.com/vishvananda/netlink v1.3.1
+	github.com/vishvananda/netns v0.0.5
 	go.yaml.in/yaml/v3 v3.0.4
 	golang.org/x/crypto v0.58.0
+	golang.org/x/sys v0.49.0
 )
-
-require golang.org/x/sys v0.49.0 // indirect
