@@ -57,6 +57,9 @@ func usagef(format string, args ...any) error {
 // commands is the dispatch table, in the order "skiff help" lists it.
 func commands() []*command {
 	return []*command{
+		{name: "up", args: "-c FILE", summary: "run a node until SIGINT or SIGTERM, then remove what it created", setup: setupUp},
+		{name: "status", args: "[-c FILE | -s SOCKET] [-json]", summary: "show a running node's peers, paths, sessions, traffic and drops", setup: setupStatus},
+		{name: "traffic", args: "-l ADDR | -c ADDR [-n BYTES]", summary: "send or receive a TCP transfer of seeded bytes and report its SHA-256 and rate", setup: setupTraffic},
 		{name: "check", args: "-c FILE", summary: "validate a config file and report every problem in it", setup: setupCheck},
 		{name: "example", summary: "print a commented example config", setup: setupExample},
 		{name: "keygen", summary: "print a new random pre-shared key (base64)", setup: setupKeygen},

@@ -1,0 +1,161 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"path/filepath"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/skiffnet/skiff/conf"
+	"github.com/skiffnet/skiff/control/api"
+)
+
+func setupStatus(fs *flag.FlagSet) func(e *env, args []string) error {
+	file := fs.String("c", "", "find the node's control socket in the config `FILE`")
+	sock := fs.String("s", "", "the node's control `SOCKET` (default: the only socket in "+api.DefaultDir+")")
+	asJSON := fs.Bool("json", false, "print the status as JSON")
+	return noArgs(func(e *env) error {
+		path, err := socketPath(*file, *sock)
+		if err != nil {
+			return err
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		r, err := api.Ask(ctx, path, api.Request{Op: "status"})
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			enc := json.NewEncoder(e.stdout)
+			enc.SetIndent("", "  ")
+			return enc.Encode(r.Status)
+		}
+		printStatus(e.stdout, r.Status)
+		return nil
+	})
+}
+
+// socketPath picks the control socket: -s, or the config's, or the only
+// one in the default directory.
+func socketPath(file, sock string) (string, error) {
+	switch {
+	case sock != "" && file != "":
+		return "", usagef("-c and -s are mutually exclusive")
+	case sock != "":
+		return sock, nil
+	case file != "":
+		c, err := conf.Load(file)
+		if err != nil {
+			return "", err
+		}
+		return c.Control.Socket, nil
+	}
+	socks, _ := filepath.Glob(filepath.Join(api.DefaultDir, "*.sock"))
+	switch len(socks) {
+	case 0:
+		return "", errors.New("no skiff node is running here (no socket in " + api.DefaultDir + "); use -s SOCKET or -c FILE")
+	case 1:
+		return socks[0], nil
+	}
+	return "", fmt.Errorf("several nodes run here (%s): pick one with -s SOCKET or -c FILE", strings.Join(socks, ", "))
+}
+
+func printStatus(w io.Writer, s *api.Status) {
+	n := s.Node
+	lz4 := "off"
+	if n.LZ4 {
+		lz4 = "on"
+	}
+	fmt.Fprintf(w, "node %s (id %d), skiff %s, up %v\n", n.Name, n.ID, n.Version, n.Uptime)
+	mss := "off"
+	if n.MSS[0] != 0 {
+		mss = fmt.Sprintf("%d/%d", n.MSS[0], n.MSS[1])
+	}
+	fmt.Fprintf(w, "suite %s, lz4 %s, mtu policy %s, %d frame bytes per datagram, mss clamp %s\n", n.Suite, lz4, n.MTUPolicy, n.PieceSize, mss)
+	fmt.Fprintf(w, "local %s %s", s.Local.Type, s.Local.Name)
+	for _, u := range s.Underlay {
+		fmt.Fprintf(w, "; underlay %s %s", u.Type, u.Name)
+	}
+	fmt.Fprintln(w)
+
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "PEER\tID\tSTATE\tPATH\tSESSION\tHANDSHAKES\tUP FOR")
+	for _, p := range s.Peers {
+		path := "-"
+		if p.Path < len(p.Paths) {
+			path = fmt.Sprintf("%s (%d of %d)", p.Paths[p.Path].Remote, p.Path+1, len(p.Paths))
+		}
+		sess := "-"
+		if p.Session != nil {
+			role := "responder"
+			if p.Session.Initiator {
+				role = "initiator"
+			}
+			sess = fmt.Sprintf("age %v, %s, %d sent", p.Session.Age, role, p.Session.Sent)
+		}
+		up := "-"
+		if p.State == "up" {
+			up = p.UpFor.String()
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%d\t%s\n", p.Name, p.Node, p.State, path, sess, p.Counters.Handshakes, up)
+	}
+	tw.Flush()
+
+	fmt.Fprintln(w)
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "PATH\tREMOTE\tLOCAL\tSTATE\tRTT\tLAST PONG\tPINGS\tPONGS")
+	for _, p := range s.Peers {
+		for i, pa := range p.Paths {
+			mark := " "
+			if i == p.Path {
+				mark = "*"
+			}
+			fmt.Fprintf(tw, "%s%s #%d\t%s\t%s\t%s\t%v\t%v\t%d\t%d\n", mark, p.Name, i+1, pa.Remote, pa.Local, pa.State, pa.RTT, pa.LastPong, pa.Pings, pa.Pongs)
+		}
+	}
+	tw.Flush()
+
+	fmt.Fprintln(w)
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "TRAFFIC\tFRAMES IN\tBYTES IN\tDATAGRAMS OUT\tBYTES OUT\tLZ4\tFRAGMENTS\tDROPS\t")
+	fmt.Fprintf(tw, "tx (local to peer)\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t\n", s.Tx.Packets, s.Tx.Bytes, s.Tx.Out, s.Tx.OutBytes, s.Tx.LZ4, s.Tx.Fragments, s.Tx.DropsTotal)
+	fmt.Fprintf(tw, "rx (peer to local)\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t\n", s.Rx.Packets, s.Rx.Bytes, s.Rx.Out, s.Rx.OutBytes, s.Rx.LZ4, s.Rx.Fragments, s.Rx.DropsTotal)
+	tw.Flush()
+
+	drops := map[string]uint64{}
+	for k, v := range s.Tx.Drops {
+		drops["tx "+k] = v
+	}
+	for k, v := range s.Rx.Drops {
+		drops["rx "+k] = v
+	}
+	for k, v := range s.Control {
+		drops["control "+k] = v
+	}
+	fmt.Fprintln(w)
+	if len(drops) == 0 {
+		fmt.Fprintln(w, "drops: none")
+		return
+	}
+	keys := make([]string, 0, len(drops))
+	for k := range drops {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "DROPS BY REASON\tCOUNT")
+	for _, k := range keys {
+		fmt.Fprintf(tw, "%s\t%d\n", k, drops[k])
+	}
+	tw.Flush()
+}

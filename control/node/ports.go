@@ -1,0 +1,54 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package node
+
+import (
+	"fmt"
+	"net/netip"
+
+	"github.com/skiffnet/skiff/conf"
+	"github.com/skiffnet/skiff/control/api"
+	"github.com/skiffnet/skiff/dataplane/port"
+	"github.com/skiffnet/skiff/dataplane/port/afpacket"
+	"github.com/skiffnet/skiff/dataplane/port/tap"
+	"github.com/skiffnet/skiff/dataplane/port/udp"
+)
+
+// DefaultPorts opens real devices: a TAP device (with an address or on a
+// bridge) or a raw NIC (AF_PACKET) on the local side, UDP sockets on the
+// underlay.
+func DefaultPorts() Ports {
+	return Ports{Local: openLocal, Underlay: openUDP}
+}
+
+func openLocal(c *conf.Config) (port.Port, error) {
+	l := c.Local
+	switch l.Type {
+	case conf.LocalTAP:
+		return tap.Open(tap.Config{Name: l.Name, MTU: l.MTU, Address: l.Address, Bridge: l.Bridge})
+	case conf.LocalAFPacket:
+		return afpacket.Open(afpacket.Config{Name: l.Name, Promisc: l.Promisc})
+	}
+	return nil, fmt.Errorf("unknown local type %v", l.Type)
+}
+
+func openUDP(addr netip.AddrPort, socketBuffer int) (port.Port, netip.AddrPort, error) {
+	u, err := udp.Listen(udp.Config{Addr: addr, SocketBuffer: socketBuffer})
+	if err != nil {
+		return nil, netip.AddrPort{}, err
+	}
+	return u, u.LocalAddr(), nil
+}
+
+// portInfo describes a port for skiff status.
+func portInfo(p port.Port) api.PortInfo {
+	switch p := p.(type) {
+	case *tap.Port:
+		return api.PortInfo{Type: "tap", Name: p.Name(), Stats: p.Stats()}
+	case *afpacket.Port:
+		return api.PortInfo{Type: "afpacket", Name: p.Name(), Stats: p.Stats()}
+	case *udp.Port:
+		return api.PortInfo{Type: "udp", Name: p.LocalAddr().String(), Stats: p.Stats()}
+	}
+	return api.PortInfo{Type: fmt.Sprintf("%T", p)}
+}
