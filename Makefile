@@ -53,11 +53,11 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
-demo:
-	@echo "make demo: two sites in network namespaces with a tunnel between them arrive with" >&2
-	@echo "the next issue (skiff up). Today skiff has the dataplane in memory, the config" >&2
-	@echo "checker and the key generator: try 'make build && bin/skiff example'." >&2
-	@exit 1
+# Two sites in network namespaces, a tunnel between them, a ping and a
+# 200 MB TCP transfer through it, and each node's counters. Needs root;
+# removes everything it created, also when interrupted.
+demo: build
+	$(GO) run ./bench/demo -skiff $(BIN)
 
 clean:
 	rm -rf bin
