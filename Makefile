@@ -11,24 +11,32 @@ BIN      := bin/skiff
 FUZZTIME      ?= 30s
 TEST_FUZZTIME ?= 2s
 
-.PHONY: all build test test-unit test-race fuzz bench-micro lint demo clean
+.PHONY: all build test test-unit test-race test-e2e fuzz bench-micro lint demo clean
 
 all: build
 
 build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/skiff
 
+# Packages tested in-process (everything but the end-to-end tests).
+UNIT_PKGS = $$($(GO) list ./... | grep -v /e2e)
+
 # The whole suite: lint, every unit and in-memory test (with the seeds of
-# every fuzz target), the race detector on the short suite, and a brief run
-# of every fuzz target.
-test: lint test-unit test-race
+# every fuzz target), the race detector on the short suite, the end-to-end
+# tests in network namespaces (root), and a brief run of every fuzz target.
+test: lint test-unit test-race test-e2e
 	$(MAKE) --no-print-directory fuzz FUZZTIME=$(TEST_FUZZTIME)
 
 test-unit:
-	$(GO) test -count=1 ./...
+	$(GO) test -count=1 $(UNIT_PKGS)
 
 test-race:
-	$(GO) test -count=1 -race -short ./...
+	$(GO) test -count=1 -race -short $(UNIT_PKGS)
+
+# Real skiff binaries in network namespaces: needs root. Without root the
+# tests skip, unless CI is set: then they fail.
+test-e2e:
+	$(GO) test -count=1 -p 1 -timeout 15m ./e2e/
 
 # Runs every fuzz target in the module for FUZZTIME each (go test -fuzz
 # takes one target per run). Failing inputs land in the package's

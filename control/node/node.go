@@ -150,9 +150,11 @@ func New(cfg *conf.Config, opt Options) (n *Node, err error) {
 		n.underlays = append(n.underlays, u)
 		n.bound = append(n.bound, bound)
 	}
-	if n.local, err = opt.Ports.Local(cfg); err != nil {
+	local, err := opt.Ports.Local(cfg)
+	if err != nil {
 		return n, fmt.Errorf("local: %w", err)
 	}
+	n.local = local
 	var psk wire.PSK
 	if cfg.Peers[0].Codec == conf.CodecSkiff {
 		if psk, err = cfg.PSK(); err != nil {

@@ -23,11 +23,21 @@ func DefaultPorts() Ports {
 
 func openLocal(c *conf.Config) (port.Port, error) {
 	l := c.Local
+	// Each branch returns a nil interface on error, never a typed nil
+	// pointer, so callers can test the port against nil.
 	switch l.Type {
 	case conf.LocalTAP:
-		return tap.Open(tap.Config{Name: l.Name, MTU: l.MTU, Address: l.Address, Bridge: l.Bridge})
+		p, err := tap.Open(tap.Config{Name: l.Name, MTU: l.MTU, Address: l.Address, Bridge: l.Bridge})
+		if err != nil {
+			return nil, err
+		}
+		return p, nil
 	case conf.LocalAFPacket:
-		return afpacket.Open(afpacket.Config{Name: l.Name, Promisc: l.Promisc})
+		p, err := afpacket.Open(afpacket.Config{Name: l.Name, Promisc: l.Promisc})
+		if err != nil {
+			return nil, err
+		}
+		return p, nil
 	}
 	return nil, fmt.Errorf("unknown local type %v", l.Type)
 }
