@@ -88,6 +88,9 @@ type Server struct {
 	ln     net.Listener
 	status func() *Status
 	log    *slog.Logger
+
+	mu     sync.Mutex // guards closed and wg.Add against Close's wg.Wait
+	closed bool
 	wg     sync.WaitGroup
 }
 
@@ -128,7 +131,14 @@ func (s *Server) Serve() {
 		if err != nil {
 			return
 		}
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			c.Close()
+			return
+		}
 		s.wg.Add(1)
+		s.mu.Unlock()
 		go func() {
 			defer s.wg.Done()
 			s.handle(c)
@@ -159,6 +169,9 @@ func (s *Server) handle(c net.Conn) {
 
 // Close stops serving and removes the socket file.
 func (s *Server) Close() error {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
 	err := s.ln.Close()
 	s.wg.Wait()
 	os.Remove(s.path)
