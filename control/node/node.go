@@ -255,8 +255,8 @@ func (n *Node) loop(ctx context.Context) error {
 			n.tick(now)
 		case m := <-n.ctl:
 			n.handle(m, time.Now())
+			n.publishIfChanged()
 		}
-		n.publishIfChanged()
 	}
 }
 
@@ -267,6 +267,9 @@ func (n *Node) tick(now time.Time) {
 	n.publishIfChanged()
 }
 
+// publishIfChanged gives the dataplane a new snapshot if a peer changed,
+// then sends what the peers queued: in that order, so that an answer to a
+// datagram on a new session never arrives before the dataplane knows it.
 func (n *Node) publishIfChanged() {
 	changed := false
 	for _, p := range n.peers {
@@ -276,6 +279,9 @@ func (n *Node) publishIfChanged() {
 	}
 	if changed {
 		n.eng.Apply(n.snapshot())
+	}
+	for _, p := range n.peers {
+		p.Flush()
 	}
 }
 

@@ -9,9 +9,12 @@
 //
 // A Peer is driven by one goroutine of the node: Tick on a timer and the
 // Handle* methods for datagrams the dataplane passed up. Time is injected:
-// every call takes now. Datagrams go out through the Sender. The dataplane
-// never sees a Peer, only the route and sessions the node copies into its
-// snapshot whenever Changed reports a change.
+// every call takes now. Datagrams the peer wants to send are queued; Flush
+// sends them through the Sender. The dataplane never sees a Peer, only the
+// route and sessions the node copies into its snapshot whenever Changed
+// reports a change. The node publishes that snapshot before it calls Flush,
+// so the dataplane knows a new session before any answer to a datagram
+// that uses it can arrive.
 //
 //	Tick ---------> initiation (no session, rekey due, all paths dead)
 //	           +--> ping on every path with a known address, every keepalive
@@ -154,6 +157,13 @@ type Peer struct {
 	sc      wire.Scratch
 	changed bool
 	c       Counters
+	out     []outgoing // queued by Tick and Handle*, sent by Flush
+}
+
+type outgoing struct {
+	port int
+	to   netip.AddrPort
+	b    []byte
 }
 
 // Counters count a peer's control traffic.
@@ -382,20 +392,32 @@ func (p *Peer) sendControl(s *wire.Session, port int, to netip.AddrPort, k *msg.
 		return
 	}
 	h := wire.Header{Type: wire.TypeControl, TTL: pipeline.DefaultTTL, Suite: s.Suite, Src: p.cfg.LocalNode, Dst: p.cfg.Node, Session: s.RemoteID, Counter: ctr}
-	var b [wire.HeaderLen + msg.KeepaliveLen + wire.TagSize]byte
-	h.Put(b[:])
-	k.Append(b[:wire.HeaderLen])
-	ct := s.Seal(&p.sc, b[:wire.HeaderLen], b[wire.HeaderLen:wire.HeaderLen+msg.KeepaliveLen], ctr)
-	if err := p.cfg.Sender.Send(port, b[:wire.HeaderLen+len(ct)], to); err != nil {
-		p.c.SendErrors++
-		p.log.Debug("send", "to", to.String(), "err", err)
-	}
+	b := make([]byte, wire.HeaderLen, wire.HeaderLen+msg.KeepaliveLen+wire.TagSize)
+	h.Put(b)
+	b = k.Append(b)
+	ct := s.Seal(&p.sc, b[:wire.HeaderLen], b[wire.HeaderLen:], ctr)
+	p.queue(port, to, b[:wire.HeaderLen+len(ct)])
 }
 
-func (p *Peer) sendTo(pa *path, dgram []byte) {
-	if err := p.cfg.Sender.Send(pa.cfg.Port, dgram, pa.remote); err != nil {
-		p.c.SendErrors++
-		p.log.Debug("send", "to", pa.remote.String(), "err", err)
+func (p *Peer) sendTo(pa *path, dgram []byte) { p.queue(pa.cfg.Port, pa.remote, dgram) }
+
+func (p *Peer) queue(port int, to netip.AddrPort, b []byte) {
+	p.out = append(p.out, outgoing{port, to, b})
+}
+
+// Flush sends the queued datagrams.
+func (p *Peer) Flush() {
+	p.mu.Lock()
+	out := p.out
+	p.out = nil
+	p.mu.Unlock()
+	for _, o := range out {
+		if err := p.cfg.Sender.Send(o.port, o.b, o.to); err != nil {
+			p.mu.Lock()
+			p.c.SendErrors++
+			p.mu.Unlock()
+			p.log.Debug("send", "to", o.to.String(), "err", err)
+		}
 	}
 }
 
@@ -465,9 +487,7 @@ func (p *Peer) HandleInit(port int, from netip.AddrPort, dgram []byte, now time.
 	p.peerTS = info.Timestamp
 	p.addSession(s)
 	p.c.Handshakes++
-	if err := p.cfg.Sender.Send(port, resp, from); err != nil {
-		p.c.SendErrors++
-	}
+	p.queue(port, from, resp)
 	return nil
 }
 

@@ -146,6 +146,7 @@ func (s *sim) deliver(d dgram) {
 	if err := h.Decode(d.b); err != nil {
 		s.t.Fatalf("undecodable datagram: %v", err)
 	}
+	defer nd.peer.Flush()
 	switch h.Type {
 	case wire.TypeHandshakeInit:
 		nd.peer.HandleInit(d.port, d.from, d.b, s.now)
@@ -174,6 +175,7 @@ func (s *sim) step(d time.Duration) {
 	s.clock += int64(d)
 	for _, nd := range s.nodes {
 		nd.peer.Tick(s.now)
+		nd.peer.Flush()
 	}
 	for len(s.queue) > 0 {
 		q := s.queue
