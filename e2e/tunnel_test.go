@@ -206,3 +206,23 @@ func TestStartupErrors(t *testing.T) {
 	}
 	first.stop()
 }
+
+// The underlay over IPv6: sockets on [::]:4800, paths to IPv6 peers.
+func TestIPv6Underlay(t *testing.T) {
+	tp := newTopo(t, "tap", 1)
+	tp.run(tp.a, "ip", "addr", "add", "fd00:18::1/64", "dev", "ul0", "nodad")
+	tp.run(tp.b, "ip", "addr", "add", "fd00:18::2/64", "dev", "ul0", "nodad")
+	a := tp.start(nodeOpts{site: 0, listen: []string{"[::]:4800"}, paths: []string{"[fd00:18::2]:4800"}})
+	tp.start(nodeOpts{site: 1, listen: []string{"[::]:4800"}, paths: []string{"[fd00:18::1]:4800"}})
+	tp.waitPing(tp.a, innerB, 10*time.Second)
+	tp.ping(tp.a, innerB, 5)
+	tp.ping(tp.a, innerB, 3, "-s", "1472") // a full-size frame: fragments over IPv6
+	tp.transfer(tp.a, tp.b, innerB, "50M", nil)
+	st := a.status()
+	if st.Node.PieceSize != 1500-40-8-28-16 {
+		t.Fatalf("frame bytes per datagram over IPv6 = %d, want %d", st.Node.PieceSize, 1500-40-8-28-16)
+	}
+	if p := st.Peers[0]; p.Paths[0].Remote != "[fd00:18::2]:4800" || p.State != "up" {
+		t.Fatalf("peer %+v", p)
+	}
+}
