@@ -17,6 +17,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -31,10 +32,17 @@ func main() {
 	suite := flag.String("suite", "aes-256-gcm", "cipher suite")
 	flag.Parse()
 	if err := run(*skiff, *size, *suite); err != nil {
+		if interrupted.Load() {
+			select {} // the signal handler is cleaning up and exits
+		}
 		fmt.Fprintln(os.Stderr, "demo:", err)
 		os.Exit(1)
 	}
 }
+
+// interrupted is set when a signal ended the demo: whatever fails after it
+// is the cleanup's doing, not worth reporting.
+var interrupted atomic.Bool
 
 const siteConfig = `version: 1
 node: {name: %[1]s, id: %[2]d}
@@ -70,11 +78,16 @@ func run(skiff, size, suite string) error {
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	go func() {
 		s := <-sigs
+		interrupted.Store(true)
 		fmt.Fprintf(os.Stderr, "\ndemo: %v: cleaning up\n", s)
 		lab.Close()
+		fmt.Fprintln(os.Stderr, "cleaned up: namespaces, devices and processes removed")
 		os.Exit(130)
 	}()
 	defer func() {
+		if interrupted.Load() {
+			return // the signal handler cleans up
+		}
 		lab.Close()
 		fmt.Println("\ncleaned up: namespaces, devices and processes removed")
 	}()
