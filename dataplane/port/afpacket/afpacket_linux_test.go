@@ -24,20 +24,21 @@ import (
 
 	"github.com/skiffnet/skiff/dataplane/buf"
 	"github.com/skiffnet/skiff/dataplane/packet"
+	"github.com/skiffnet/skiff/dataplane/port/internal/nstest"
 )
 
 const etherTypeTest = 0x88B5 // IEEE 802 local experimental EtherType
 
-func openIn(t *testing.T, ns *netNS, c Config) *Port {
+func openIn(t *testing.T, ns *nstest.NS, c Config) *Port {
 	t.Helper()
 	var p *Port
-	err := ns.do(func() error {
+	err := ns.Do(func() error {
 		var err error
 		p, err = Open(c)
 		return err
 	})
 	if err != nil {
-		t.Fatalf("open %s in %s: %v", c.Name, ns.name, err)
+		t.Fatalf("open %s in %s: %v", c.Name, ns.Name, err)
 	}
 	t.Cleanup(func() { p.Close() })
 	return p
@@ -93,11 +94,11 @@ func next(t *testing.T, ch <-chan []byte, marker []byte) []byte {
 // rawSock opens an AF_PACKET socket in ns bound to ifname, for sending and
 // receiving test frames; with vnet it takes a virtio_net_hdr in front of
 // each frame.
-func rawSock(t *testing.T, ns *netNS, ifname string, vnet bool) int {
+func rawSock(t *testing.T, ns *nstest.NS, ifname string, vnet bool) int {
 	t.Helper()
-	ifindex := ns.link(t, ifname).Attrs().Index
+	ifindex := ns.Link(t, ifname).Attrs().Index
 	var fd int
-	err := ns.do(func() error {
+	err := ns.Do(func() error {
 		var err error
 		if fd, err = unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, int(htons(unix.ETH_P_ALL))); err != nil {
 			return err
@@ -114,7 +115,7 @@ func rawSock(t *testing.T, ns *netNS, ifname string, vnet bool) int {
 		return unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_ALL), Ifindex: ifindex})
 	})
 	if err != nil {
-		t.Fatalf("raw socket on %s/%s: %v", ns.name, ifname, err)
+		t.Fatalf("raw socket on %s/%s: %v", ns.Name, ifname, err)
 	}
 	t.Cleanup(func() { unix.Close(fd) })
 	return fd
@@ -136,11 +137,11 @@ func testFrame(tags []uint32, marker string, size int) []byte {
 }
 
 func TestVLANRestore(t *testing.T) {
-	needRoot(t)
-	a, m := newNS(t), newNS(t)
-	veth(t, a, "a0", m, "m0")
-	a.quiet(t, "a0")
-	m.quiet(t, "m0")
+	nstest.NeedRoot(t)
+	a, m := nstest.New(t), nstest.New(t)
+	nstest.Veth(t, a, "a0", m, "m0")
+	a.Quiet(t, "a0")
+	m.Quiet(t, "m0")
 	p := openIn(t, m, Config{Name: "m0"})
 	frames := collect(t, p)
 	fd := rawSock(t, a, "a0", false)
@@ -182,11 +183,11 @@ func TestVLANRestore(t *testing.T) {
 // with valid checksums, whether the kernel passed the super-frame on whole
 // (GSO) or segmented it on the way (checksum-partial segments).
 func TestVLANOffload(t *testing.T) {
-	needRoot(t)
-	a, m := newNS(t), newNS(t)
-	veth(t, a, "a0", m, "m0")
-	a.quiet(t, "a0")
-	m.quiet(t, "m0")
+	nstest.NeedRoot(t)
+	a, m := nstest.New(t), nstest.New(t)
+	nstest.Veth(t, a, "a0", m, "m0")
+	a.Quiet(t, "a0")
+	m.Quiet(t, "m0")
 	// A batch of 3: the 10 segments of each super-frame span four
 	// ReadBatch calls, and must come out in order.
 	p := openIn(t, m, Config{Name: "m0", Batch: 3})
@@ -306,21 +307,21 @@ func forward(t *testing.T, from, to *Port) *forwarder {
 // 10.200.0.0/24 and fd00:200::/64, and in M two ports with a forwarder in
 // each direction.
 type sites struct {
-	a, m, b *netNS
+	a, m, b *nstest.NS
 	pa, pb  *Port
 	ab, ba  *forwarder
 }
 
 func newSites(t *testing.T) *sites {
-	a, m, b := newNS(t), newNS(t), newNS(t)
-	veth(t, a, "a0", m, "ma")
-	veth(t, m, "mb", b, "b0")
-	m.quiet(t, "ma")
-	m.quiet(t, "mb")
-	a.addAddr(t, "a0", "10.200.0.1/24")
-	b.addAddr(t, "b0", "10.200.0.2/24")
-	a.addAddr(t, "a0", "fd00:200::1/64")
-	b.addAddr(t, "b0", "fd00:200::2/64")
+	a, m, b := nstest.New(t), nstest.New(t), nstest.New(t)
+	nstest.Veth(t, a, "a0", m, "ma")
+	nstest.Veth(t, m, "mb", b, "b0")
+	m.Quiet(t, "ma")
+	m.Quiet(t, "mb")
+	a.AddAddr(t, "a0", "10.200.0.1/24")
+	b.AddAddr(t, "b0", "10.200.0.2/24")
+	a.AddAddr(t, "a0", "fd00:200::1/64")
+	b.AddAddr(t, "b0", "fd00:200::2/64")
 	st := &sites{a: a, m: m, b: b}
 	st.pa = openIn(t, m, Config{Name: "ma"})
 	st.pb = openIn(t, m, Config{Name: "mb"})
@@ -333,13 +334,13 @@ func newSites(t *testing.T) *sites {
 // A/a0 - M/ma and M/mb - B/b0; in M two ports and a forwarder in between.
 // TCP and UDP between A and B cross it; A's super-frames must be cut.
 func TestForward(t *testing.T) {
-	needRoot(t)
+	nstest.NeedRoot(t)
 	st := newSites(t)
 	a, b, pa, pb, ab, ba := st.a, st.b, st.pa, st.pb, st.ab, st.ba
 
 	tcp := func(t *testing.T, network, addr string, size int) {
 		var ln net.Listener
-		if err := b.do(func() (err error) { ln, err = net.Listen(network, addr); return }); err != nil {
+		if err := b.Do(func() (err error) { ln, err = net.Listen(network, addr); return }); err != nil {
 			t.Fatal(err)
 		}
 		defer ln.Close()
@@ -365,7 +366,7 @@ func TestForward(t *testing.T) {
 			done <- r
 		}()
 		var c net.Conn
-		if err := a.do(func() (err error) { c, err = net.DialTimeout(network, addr, 10*time.Second); return }); err != nil {
+		if err := a.Do(func() (err error) { c, err = net.DialTimeout(network, addr, 10*time.Second); return }); err != nil {
 			t.Fatal(err)
 		}
 		c.SetDeadline(time.Now().Add(2 * time.Minute))
@@ -401,7 +402,7 @@ func TestForward(t *testing.T) {
 	t.Run("udp4 USO", func(t *testing.T) {
 		const segSize, segs, sends = 1200, 8, 20
 		var rc *net.UDPConn
-		if err := b.do(func() (err error) {
+		if err := b.Do(func() (err error) {
 			rc, err = net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(10, 200, 0, 2), Port: 5002})
 			return
 		}); err != nil {
@@ -410,7 +411,7 @@ func TestForward(t *testing.T) {
 		defer rc.Close()
 		rc.SetReadBuffer(4 << 20)
 		var sc *net.UDPConn
-		if err := a.do(func() (err error) {
+		if err := a.Do(func() (err error) {
 			sc, err = net.DialUDP("udp4", nil, &net.UDPAddr{IP: net.IPv4(10, 200, 0, 2), Port: 5002})
 			return
 		}); err != nil {
@@ -469,17 +470,17 @@ func TestForward(t *testing.T) {
 // TestBigTCP gives A's NIC BIG TCP (super-frames over 64 KiB): the port
 // must count and drop what it cannot hold, and go on working.
 func TestBigTCP(t *testing.T) {
-	needRoot(t)
+	nstest.NeedRoot(t)
 	st := newSites(t)
-	a0 := st.a.link(t, "a0")
-	if err := st.a.nl.LinkSetGSOMaxSize(a0, 150000); err != nil {
+	a0 := st.a.Link(t, "a0")
+	if err := st.a.NL.LinkSetGSOMaxSize(a0, 150000); err != nil {
 		t.Skipf("gso_max_size 150000: %v", err)
 	}
-	if err := st.a.nl.LinkSetGSOIPv4MaxSize(a0, 150000); err != nil {
+	if err := st.a.NL.LinkSetGSOIPv4MaxSize(a0, 150000); err != nil {
 		t.Skipf("gso_ipv4_max_size 150000: %v", err)
 	}
 	var ln net.Listener
-	if err := st.b.do(func() (err error) { ln, err = net.Listen("tcp4", "10.200.0.2:5003"); return }); err != nil {
+	if err := st.b.Do(func() (err error) { ln, err = net.Listen("tcp4", "10.200.0.2:5003"); return }); err != nil {
 		t.Fatal(err)
 	}
 	defer ln.Close()
@@ -490,7 +491,7 @@ func TestBigTCP(t *testing.T) {
 		}
 	}()
 	var c net.Conn
-	if err := st.a.do(func() (err error) { c, err = net.DialTimeout("tcp4", "10.200.0.2:5003", 5*time.Second); return }); err != nil {
+	if err := st.a.Do(func() (err error) { c, err = net.DialTimeout("tcp4", "10.200.0.2:5003", 5*time.Second); return }); err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
@@ -510,16 +511,16 @@ func TestBigTCP(t *testing.T) {
 // TestOversize sends a jumbo frame longer than a pool packet holds: it is
 // counted and dropped, and the frame after it arrives.
 func TestOversize(t *testing.T) {
-	needRoot(t)
-	a, m := newNS(t), newNS(t)
-	veth(t, a, "a0", m, "m0")
-	a.quiet(t, "a0")
-	m.quiet(t, "m0")
+	nstest.NeedRoot(t)
+	a, m := nstest.New(t), nstest.New(t)
+	nstest.Veth(t, a, "a0", m, "m0")
+	a.Quiet(t, "a0")
+	m.Quiet(t, "m0")
 	for _, x := range []struct {
-		ns   *netNS
+		ns   *nstest.NS
 		name string
 	}{{a, "a0"}, {m, "m0"}} {
-		if err := x.ns.nl.LinkSetMTU(x.ns.link(t, x.name), 9500); err != nil {
+		if err := x.ns.NL.LinkSetMTU(x.ns.Link(t, x.name), 9500); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -540,10 +541,10 @@ func TestOversize(t *testing.T) {
 }
 
 func TestPromisc(t *testing.T) {
-	needRoot(t)
-	a, m := newNS(t), newNS(t)
-	veth(t, a, "a0", m, "m0")
-	promiscuity := func() int { return m.link(t, "m0").Attrs().Promisc }
+	nstest.NeedRoot(t)
+	a, m := nstest.New(t), nstest.New(t)
+	nstest.Veth(t, a, "a0", m, "m0")
+	promiscuity := func() int { return m.Link(t, "m0").Attrs().Promisc }
 	if n := promiscuity(); n != 0 {
 		t.Fatalf("promiscuity %d before open", n)
 	}
@@ -555,7 +556,7 @@ func TestPromisc(t *testing.T) {
 	if n := promiscuity(); n != 1 {
 		t.Errorf("promiscuity %d with Promisc true, want 1", n)
 	}
-	if m.link(t, "m0").Attrs().RawFlags&unix.IFF_PROMISC != 0 {
+	if m.Link(t, "m0").Attrs().RawFlags&unix.IFF_PROMISC != 0 {
 		t.Errorf("IFF_PROMISC set in the link flags: a membership should not touch them")
 	}
 	p.Close()
@@ -566,9 +567,9 @@ func TestPromisc(t *testing.T) {
 }
 
 func TestMissingNIC(t *testing.T) {
-	needRoot(t)
-	m := newNS(t)
-	err := m.do(func() error {
+	nstest.NeedRoot(t)
+	m := nstest.New(t)
+	err := m.Do(func() error {
 		p, err := Open(Config{Name: "nosuch0"})
 		if err == nil {
 			p.Close()
@@ -600,11 +601,11 @@ func TestConfigErrors(t *testing.T) {
 // that PACKET_IGNORE_OUTGOING keeps the port from reading back its own
 // frames.
 func TestWrite(t *testing.T) {
-	needRoot(t)
-	a, m := newNS(t), newNS(t)
-	veth(t, a, "a0", m, "m0")
-	a.quiet(t, "a0")
-	m.quiet(t, "m0")
+	nstest.NeedRoot(t)
+	a, m := nstest.New(t), nstest.New(t)
+	nstest.Veth(t, a, "a0", m, "m0")
+	a.Quiet(t, "a0")
+	m.Quiet(t, "m0")
 	p := openIn(t, m, Config{Name: "m0"})
 	fd := rawSock(t, a, "a0", false)
 
@@ -665,8 +666,8 @@ func TestWrite(t *testing.T) {
 }
 
 func TestCloseUnblocks(t *testing.T) {
-	needRoot(t)
-	m := newNS(t)
+	nstest.NeedRoot(t)
+	m := nstest.New(t)
 	p := openIn(t, m, Config{Name: "lo"})
 	errc := make(chan error, 1)
 	go func() {
@@ -698,14 +699,14 @@ func TestCloseUnblocks(t *testing.T) {
 // neither WriteBatch nor ReadBatch allocates, also when ReadBatch cuts
 // super-frames and keeps segments for the next call.
 func TestAllocs(t *testing.T) {
-	needRoot(t)
+	nstest.NeedRoot(t)
 	if raceEnabled {
 		t.Skip("the race detector allocates")
 	}
-	m := newNS(t)
-	veth(t, m, "v0", m, "v1")
-	m.quiet(t, "v0")
-	m.quiet(t, "v1")
+	m := nstest.New(t)
+	nstest.Veth(t, m, "v0", m, "v1")
+	m.Quiet(t, "v0")
+	m.Quiet(t, "v1")
 	tx := openIn(t, m, Config{Name: "v0", Batch: 32})
 	rx := openIn(t, m, Config{Name: "v1", Batch: 32})
 	pool := buf.NewPool(buf.DefaultSize, 128)

@@ -20,6 +20,7 @@ import (
 
 	"github.com/skiffnet/skiff/dataplane/buf"
 	"github.com/skiffnet/skiff/dataplane/packet"
+	"github.com/skiffnet/skiff/dataplane/port/internal/nstest"
 )
 
 var (
@@ -28,23 +29,23 @@ var (
 	peerIP  = netip.MustParseAddr("10.201.0.2")
 )
 
-func openIn(t *testing.T, ns *netNS, c Config) *Port {
+func openIn(t *testing.T, ns *nstest.NS, c Config) *Port {
 	t.Helper()
 	var p *Port
-	err := ns.do(func() error {
+	err := ns.Do(func() error {
 		var err error
 		p, err = Open(c)
 		return err
 	})
 	if err != nil {
-		t.Fatalf("open %s in %s: %v", c.Name, ns.name, err)
+		t.Fatalf("open %s in %s: %v", c.Name, ns.Name, err)
 	}
 	t.Cleanup(func() { p.Close() })
 	return p
 }
 
-func openErr(ns *netNS, c Config) error {
-	return ns.do(func() error {
+func openErr(ns *nstest.NS, c Config) error {
+	return ns.Do(func() error {
 		p, err := Open(c)
 		if err == nil {
 			p.Close()
@@ -169,15 +170,15 @@ func icmpEcho(id, seq uint16, data []byte) []byte {
 // namespace sends to the TAP's subnet comes out of ReadBatch (ARP first,
 // then the datagram); what WriteBatch writes is delivered to sockets.
 func TestAddress(t *testing.T) {
-	needRoot(t)
-	ns := newNS(t)
+	nstest.NeedRoot(t)
+	ns := nstest.New(t)
 	p := openIn(t, ns, Config{Name: "skt0", MTU: 1400, Address: netip.MustParsePrefix("10.201.0.1/24")})
-	ns.quiet(t, "skt0")
-	link := ns.link(t, "skt0")
+	ns.Quiet(t, "skt0")
+	link := ns.Link(t, "skt0")
 	if link.Type() != "tuntap" || link.Attrs().MTU != 1400 || link.Attrs().Flags&net.FlagUp == 0 {
 		t.Errorf("link %s type %s mtu %d flags %v", link.Attrs().Name, link.Type(), link.Attrs().MTU, link.Attrs().Flags)
 	}
-	addrs, err := ns.nl.AddrList(link, netlink.FAMILY_V4)
+	addrs, err := ns.NL.AddrList(link, netlink.FAMILY_V4)
 	if err != nil || len(addrs) != 1 || addrs[0].IPNet.String() != "10.201.0.1/24" {
 		t.Errorf("addresses %v, %v", addrs, err)
 	}
@@ -186,7 +187,7 @@ func TestAddress(t *testing.T) {
 
 	// The namespace sends a datagram to a host behind the TAP.
 	var out *net.UDPConn
-	if err := ns.do(func() (err error) {
+	if err := ns.Do(func() (err error) {
 		out, err = net.DialUDP("udp4", nil, &net.UDPAddr{IP: peerIP.AsSlice(), Port: 9999})
 		return
 	}); err != nil {
@@ -214,7 +215,7 @@ func TestAddress(t *testing.T) {
 
 	// The far side answers: a datagram written to the TAP reaches a socket.
 	var in *net.UDPConn
-	if err := ns.do(func() (err error) {
+	if err := ns.Do(func() (err error) {
 		in, err = net.ListenUDP("udp4", &net.UDPAddr{IP: tapIP.AsSlice(), Port: 7000})
 		return
 	}); err != nil {
@@ -246,10 +247,10 @@ func TestAddress(t *testing.T) {
 
 // TestIPv6Address checks that an IPv6 prefix is added as given.
 func TestIPv6Address(t *testing.T) {
-	needRoot(t)
-	ns := newNS(t)
+	nstest.NeedRoot(t)
+	ns := nstest.New(t)
 	openIn(t, ns, Config{Name: "skt6", Address: netip.MustParsePrefix("fd00:201::1/64")})
-	addrs, err := ns.nl.AddrList(ns.link(t, "skt6"), netlink.FAMILY_V6)
+	addrs, err := ns.NL.AddrList(ns.Link(t, "skt6"), netlink.FAMILY_V6)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -264,14 +265,14 @@ func TestIPv6Address(t *testing.T) {
 // TestBridge is EthUDP's -b mode: the TAP is enslaved to an existing
 // bridge, and disappears on Close.
 func TestBridge(t *testing.T) {
-	needRoot(t)
-	ns := newNS(t)
-	if err := ns.nl.LinkAdd(&netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: "br0"}}); err != nil {
+	nstest.NeedRoot(t)
+	ns := nstest.New(t)
+	if err := ns.NL.LinkAdd(&netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: "br0"}}); err != nil {
 		t.Fatal(err)
 	}
-	br := ns.link(t, "br0")
+	br := ns.Link(t, "br0")
 	p := openIn(t, ns, Config{Name: "skt0", Bridge: "br0"})
-	link := ns.link(t, "skt0")
+	link := ns.Link(t, "skt0")
 	if link.Attrs().MasterIndex != br.Attrs().Index {
 		t.Errorf("master index %d, want br0's %d", link.Attrs().MasterIndex, br.Attrs().Index)
 	}
@@ -281,16 +282,16 @@ func TestBridge(t *testing.T) {
 	if err := p.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ns.nl.LinkByName("skt0"); err == nil {
+	if _, err := ns.NL.LinkByName("skt0"); err == nil {
 		t.Errorf("skt0 still exists after Close")
 	}
 }
 
 func TestOpenErrors(t *testing.T) {
-	needRoot(t)
-	ns := newNS(t)
+	nstest.NeedRoot(t)
+	ns := nstest.New(t)
 	openIn(t, ns, Config{Name: "skt0", Address: netip.MustParsePrefix("10.201.0.1/24")})
-	if err := ns.nl.LinkAdd(&netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: "br0"}}); err != nil {
+	if err := ns.NL.LinkAdd(&netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: "br0"}}); err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {
@@ -310,13 +311,13 @@ func TestOpenErrors(t *testing.T) {
 			if !errors.Is(err, tt.is) || !strings.HasPrefix(fmt.Sprint(err), tt.msg) {
 				t.Errorf("Open(%+v) = %v, want %q (errors.Is %v)", tt.c, err, tt.msg, tt.is)
 			}
-			if _, err := ns.nl.LinkByName("skt1"); err == nil {
+			if _, err := ns.NL.LinkByName("skt1"); err == nil {
 				t.Errorf("skt1 left behind by a failed Open")
 			}
 		})
 	}
 	// The existing TAP was left alone.
-	if l := ns.link(t, "skt0"); l.Attrs().Flags&net.FlagUp == 0 {
+	if l := ns.Link(t, "skt0"); l.Attrs().Flags&net.FlagUp == 0 {
 		t.Errorf("skt0 is down after the failed Opens")
 	}
 }
@@ -346,8 +347,8 @@ func TestConfigErrors(t *testing.T) {
 }
 
 func TestCloseUnblocks(t *testing.T) {
-	needRoot(t)
-	ns := newNS(t)
+	nstest.NeedRoot(t)
+	ns := nstest.New(t)
 	p := openIn(t, ns, Config{Name: "skt0"})
 	errc := make(chan error, 1)
 	go func() {
@@ -378,7 +379,7 @@ func TestCloseUnblocks(t *testing.T) {
 	if err := p.Close(); err != nil {
 		t.Errorf("second Close = %v", err)
 	}
-	if _, err := ns.nl.LinkByName("skt0"); err == nil {
+	if _, err := ns.NL.LinkByName("skt0"); err == nil {
 		t.Errorf("skt0 still exists after Close")
 	}
 }
@@ -386,10 +387,10 @@ func TestCloseUnblocks(t *testing.T) {
 // TestRefused checks that a frame the kernel refuses is counted and
 // skipped, and the rest of the batch is written.
 func TestRefused(t *testing.T) {
-	needRoot(t)
-	ns := newNS(t)
+	nstest.NeedRoot(t)
+	ns := nstest.New(t)
 	p := openIn(t, ns, Config{Name: "skt0", Address: netip.MustParsePrefix("10.201.0.1/24")})
-	tapMAC := [6]byte(ns.link(t, "skt0").Attrs().HardwareAddr)
+	tapMAC := [6]byte(ns.Link(t, "skt0").Attrs().HardwareAddr)
 	ok := arpFrame(packet.ARPRequest, tapMAC, peerMAC, peerMAC, peerIP, [6]byte{}, tapIP)
 	pkts := []*buf.Packet{buf.New(buf.DefaultSize), buf.New(buf.DefaultSize), buf.New(buf.DefaultSize), buf.New(buf.DefaultSize)}
 	pkts[0].SetData(ok)
@@ -407,18 +408,18 @@ func TestRefused(t *testing.T) {
 // TestBurst has the namespace send a burst of datagrams out of the TAP
 // and reports how many frames each ReadBatch returns.
 func TestBurst(t *testing.T) {
-	needRoot(t)
-	ns := newNS(t)
+	nstest.NeedRoot(t)
+	ns := nstest.New(t)
 	p := openIn(t, ns, Config{Name: "skt0", Address: netip.MustParsePrefix("10.201.0.1/24")})
-	ns.quiet(t, "skt0")
-	link := ns.link(t, "skt0")
+	ns.Quiet(t, "skt0")
+	link := ns.Link(t, "skt0")
 	// A static neighbour, so no ARP is needed.
-	if err := ns.nl.NeighAdd(&netlink.Neigh{LinkIndex: link.Attrs().Index, State: netlink.NUD_PERMANENT,
+	if err := ns.NL.NeighAdd(&netlink.Neigh{LinkIndex: link.Attrs().Index, State: netlink.NUD_PERMANENT,
 		IP: peerIP.AsSlice(), HardwareAddr: net.HardwareAddr(peerMAC[:])}); err != nil {
 		t.Fatal(err)
 	}
 	var out *net.UDPConn
-	if err := ns.do(func() (err error) {
+	if err := ns.Do(func() (err error) {
 		out, err = net.DialUDP("udp4", nil, &net.UDPAddr{IP: peerIP.AsSlice(), Port: 9999})
 		return
 	}); err != nil {
@@ -485,13 +486,13 @@ func TestBurst(t *testing.T) {
 // TestAllocs writes ARP requests for the TAP's address and reads the
 // replies: neither WriteBatch nor ReadBatch may allocate.
 func TestAllocs(t *testing.T) {
-	needRoot(t)
+	nstest.NeedRoot(t)
 	if raceEnabled {
 		t.Skip("the race detector allocates")
 	}
-	ns := newNS(t)
+	ns := nstest.New(t)
 	p := openIn(t, ns, Config{Name: "skt0", Address: netip.MustParsePrefix("10.201.0.1/24"), Batch: 16})
-	ns.quiet(t, "skt0")
+	ns.Quiet(t, "skt0")
 	pool := buf.NewPool(buf.DefaultSize, 64)
 	out := buf.NewBatch(pool, 16)
 	in := buf.NewBatch(pool, 16)
@@ -519,20 +520,20 @@ func TestAllocs(t *testing.T) {
 // TestOversize raises the TAP's MTU behind the port's back: a frame longer
 // than the packet is counted and dropped, and the next one is read.
 func TestOversize(t *testing.T) {
-	needRoot(t)
-	ns := newNS(t)
+	nstest.NeedRoot(t)
+	ns := nstest.New(t)
 	p := openIn(t, ns, Config{Name: "skt0", Address: netip.MustParsePrefix("10.201.0.1/24")})
-	ns.quiet(t, "skt0")
-	link := ns.link(t, "skt0")
-	if err := ns.nl.LinkSetMTU(link, 9500); err != nil {
+	ns.Quiet(t, "skt0")
+	link := ns.Link(t, "skt0")
+	if err := ns.NL.LinkSetMTU(link, 9500); err != nil {
 		t.Fatal(err)
 	}
-	if err := ns.nl.NeighAdd(&netlink.Neigh{LinkIndex: link.Attrs().Index, State: netlink.NUD_PERMANENT,
+	if err := ns.NL.NeighAdd(&netlink.Neigh{LinkIndex: link.Attrs().Index, State: netlink.NUD_PERMANENT,
 		IP: peerIP.AsSlice(), HardwareAddr: net.HardwareAddr(peerMAC[:])}); err != nil {
 		t.Fatal(err)
 	}
 	var out *net.UDPConn
-	if err := ns.do(func() (err error) {
+	if err := ns.Do(func() (err error) {
 		out, err = net.DialUDP("udp4", nil, &net.UDPAddr{IP: peerIP.AsSlice(), Port: 9999})
 		return
 	}); err != nil {
