@@ -146,6 +146,7 @@ type nodeOpts struct {
 	vlanMap   string // file contents; empty: none
 	keepalive string
 	deadAfter string
+	kind      string // local port kind for this node; default the topology's
 }
 
 func (tp *topo) config(o nodeOpts) (path, sock string) {
@@ -172,7 +173,11 @@ func (tp *topo) config(o nodeOpts) (path, sock string) {
 	}
 	var local string
 	inner := []string{innerA, innerB}[me]
-	switch tp.kind {
+	kind := tp.kind
+	if o.kind != "" {
+		kind = o.kind
+	}
+	switch kind {
 	case "tap":
 		local = fmt.Sprintf("{type: tap, name: skf0, address: %s/24, mtu: %d}", inner, o.localMTU)
 	case "bridge":

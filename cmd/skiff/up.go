@@ -6,7 +6,9 @@ import (
 	"context"
 	"flag"
 	"log/slog"
+	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 
 	"github.com/skiffnet/skiff/conf"
@@ -15,9 +17,23 @@ import (
 
 func setupUp(fs *flag.FlagSet) func(e *env, args []string) error {
 	file := fs.String("c", "", "the config `FILE` to run (required)")
+	prof := fs.String("cpuprofile", "", "write a CPU profile (go tool pprof) to `FILE` while the node runs")
 	return noArgs(func(e *env) error {
 		if *file == "" {
 			return usagef("missing -c FILE")
+		}
+		if *prof != "" {
+			f, err := os.Create(*prof)
+			if err != nil {
+				return err
+			}
+			if err := pprof.StartCPUProfile(f); err != nil {
+				return err
+			}
+			defer func() {
+				pprof.StopCPUProfile()
+				f.Close()
+			}()
 		}
 		c, err := conf.Load(*file)
 		if err != nil {

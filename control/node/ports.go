@@ -27,7 +27,7 @@ func openLocal(c *conf.Config) (port.Port, error) {
 	// pointer, so callers can test the port against nil.
 	switch l.Type {
 	case conf.LocalTAP:
-		p, err := tap.Open(tap.Config{Name: l.Name, MTU: l.MTU, Address: l.Address, Bridge: l.Bridge})
+		p, err := tap.Open(tap.Config{Name: l.Name, MTU: l.MTU, Address: l.Address, Bridge: l.Bridge, Offload: offloadable(c)})
 		if err != nil {
 			return nil, err
 		}
@@ -40,6 +40,18 @@ func openLocal(c *conf.Config) (port.Port, error) {
 		return p, nil
 	}
 	return nil, fmt.Errorf("unknown local type %v", l.Type)
+}
+
+// offloadable reports whether every peer can carry offload super-frames
+// (the skiff codec can; plain VXLAN cannot), so the TAP device may hand
+// them over.
+func offloadable(c *conf.Config) bool {
+	for _, p := range c.Peers {
+		if p.Codec != conf.CodecSkiff {
+			return false
+		}
+	}
+	return true
 }
 
 func openUDP(addr netip.AddrPort, socketBuffer int) (port.Port, netip.AddrPort, error) {

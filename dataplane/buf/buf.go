@@ -20,7 +20,70 @@ const (
 	MaxFrame = 9216
 	// DefaultSize is the backing size of packets from the default pool.
 	DefaultSize = Headroom + MaxFrame + Tailroom
+	// MaxSuperFrame is the largest frame the large pool holds: a TSO/GRO
+	// super-frame of up to 64 KiB with its virtio-net header, the most a
+	// skiff datagram's 16-bit fragment total can describe.
+	MaxSuperFrame = 65535
+	// LargeSize is the backing size of packets from the large pool.
+	LargeSize = Headroom + MaxSuperFrame + Tailroom
 )
+
+// GSO describes a segmentation-offload super-frame or a frame whose
+// checksum is still to be completed: the fields of a virtio_net_hdr, as
+// TAP devices and packet sockets exchange them. The zero value is a plain
+// frame with complete checksums.
+type GSO struct {
+	Flags      uint8  // VirtioNeedsCsum, VirtioDataValid
+	Type       uint8  // VirtioGSONone, TCPv4, UDP, TCPv6, UDPL4, | VirtioGSOECN
+	HdrLen     uint16 // bytes of L2+L3+L4 headers
+	Size       uint16 // payload bytes per segment (MSS)
+	CsumStart  uint16 // where checksumming starts, from the start of the frame
+	CsumOffset uint16 // where the checksum goes, from CsumStart
+}
+
+// virtio_net_hdr values.
+const (
+	VirtioNeedsCsum = 1 // flags: the L4 checksum is partial (pseudo-header only)
+	VirtioDataValid = 2 // flags: the checksum was verified
+
+	VirtioGSONone  = 0
+	VirtioGSOTCPv4 = 1
+	VirtioGSOUDP   = 3
+	VirtioGSOTCPv6 = 4
+	VirtioGSOUDPL4 = 5
+	VirtioGSOECN   = 0x80
+
+	// VirtioHdrLen is the length of a virtio_net_hdr on the wire.
+	VirtioHdrLen = 10
+)
+
+// IsZero reports whether g describes a plain frame.
+func (g GSO) IsZero() bool { return g == GSO{} }
+
+// Super reports whether g describes a segmentation-offload super-frame.
+func (g GSO) Super() bool { return g.Type&^VirtioGSOECN != VirtioGSONone }
+
+// Put writes g as a virtio_net_hdr (little-endian) into b[:VirtioHdrLen].
+func (g GSO) Put(b []byte) {
+	b = b[:VirtioHdrLen:VirtioHdrLen]
+	b[0], b[1] = g.Flags, g.Type
+	b[2], b[3] = byte(g.HdrLen), byte(g.HdrLen>>8)
+	b[4], b[5] = byte(g.Size), byte(g.Size>>8)
+	b[6], b[7] = byte(g.CsumStart), byte(g.CsumStart>>8)
+	b[8], b[9] = byte(g.CsumOffset), byte(g.CsumOffset>>8)
+}
+
+// ReadGSO reads a virtio_net_hdr from b[:VirtioHdrLen].
+func ReadGSO(b []byte) GSO {
+	b = b[:VirtioHdrLen:VirtioHdrLen]
+	return GSO{
+		Flags: b[0], Type: b[1],
+		HdrLen:     uint16(b[2]) | uint16(b[3])<<8,
+		Size:       uint16(b[4]) | uint16(b[5])<<8,
+		CsumStart:  uint16(b[6]) | uint16(b[7])<<8,
+		CsumOffset: uint16(b[8]) | uint16(b[9])<<8,
+	}
+}
 
 // Meta is per-packet metadata carried between stages. Stages document which
 // fields they read and write; Reset and Put clear it.
@@ -35,6 +98,7 @@ type Meta struct {
 	Flags      uint8  // wire header flags (LZ4, ...)
 	TTL        uint8  // hops left
 	Peer       uint8  // index of the peer in the current snapshot
+	GSO        GSO    // offload state of the frame (local ports with offloads)
 }
 
 // Packet is one frame or datagram in a pooled buffer. See the package doc
@@ -181,12 +245,34 @@ func (b *Batch) Next() *Packet {
 	return p
 }
 
-// Release returns every packet of the batch to pool; the batch is unusable
-// afterwards.
-func (b *Batch) Release(pool *Pool) {
-	pool.PutN(b.Pkts)
+// Release returns every packet of the batch to the pool it came from (slots
+// exchange packets, so a batch may hold packets of several pools); the
+// batch is unusable afterwards.
+func (b *Batch) Release() {
+	ReleaseN(b.Pkts)
 	b.Pkts, b.N = nil, 0
 }
+
+// Release returns p to the pool it came from; packets made by New belong
+// to no pool and are left to the garbage collector.
+func Release(p *Packet) {
+	if p.pool != nil {
+		p.pool.Put(p)
+	}
+}
+
+// ReleaseN releases every non-nil packet of ps and clears the slots.
+func ReleaseN(ps []*Packet) {
+	for i, p := range ps {
+		if p != nil {
+			Release(p)
+			ps[i] = nil
+		}
+	}
+}
+
+// Pool is the pool p came from, nil for a packet made by New.
+func (p *Packet) Pool() *Pool { return p.pool }
 
 // Pool hands out packets of one size. Unlike sync.Pool it keeps its free
 // packets across garbage collections (the dataplane must not allocate per
@@ -211,6 +297,9 @@ func NewPool(size, retain int) *Pool {
 
 // Default is the process-wide pool of DefaultSize packets.
 var Default = NewPool(DefaultSize, 8192)
+
+// Large is the process-wide pool of LargeSize packets, for super-frames.
+var Large = NewPool(LargeSize, 1024)
 
 // Size is the backing size of the pool's packets.
 func (pl *Pool) Size() int { return pl.size }

@@ -112,9 +112,28 @@ func TestBatch(t *testing.T) {
 	if b.N != 3 || !bytes.Equal(b.Pkts[2].Data(), []byte{2}) {
 		t.Fatal("Next fills slots in order")
 	}
-	b.Release(pool)
-	if pool.Free() != 3 || b.Pkts != nil {
-		t.Fatal("Release returns every packet")
+	// Slots may exchange packets of different pools: each goes home.
+	other := NewPool(LargeSize, 4)
+	b.Pkts[1], b.Pkts[2] = b.Pkts[2], other.Get()
+	spare := b.Pkts[1]
+	b.Pkts[1] = b.Pkts[2]
+	b.Pkts[2] = spare
+	b.Release()
+	if pool.Free() != 2 || other.Free() != 1 || b.Pkts != nil {
+		t.Fatalf("Release: %d and %d packets back home", pool.Free(), other.Free())
+	}
+	Release(New(DefaultSize)) // belongs to no pool: no panic
+}
+
+func TestGSOHeader(t *testing.T) {
+	g := GSO{Flags: VirtioNeedsCsum, Type: VirtioGSOTCPv4 | VirtioGSOECN, HdrLen: 66, Size: 1448, CsumStart: 34, CsumOffset: 16}
+	var b [VirtioHdrLen]byte
+	g.Put(b[:])
+	if want := []byte{1, 0x81, 66, 0, 0xa8, 0x05, 34, 0, 16, 0}; !bytes.Equal(b[:], want) {
+		t.Fatalf("virtio_net_hdr %x, want %x", b, want)
+	}
+	if ReadGSO(b[:]) != g || !g.Super() || g.IsZero() || (GSO{Flags: VirtioNeedsCsum}).Super() {
+		t.Fatal("round trip or predicates")
 	}
 }
 

@@ -181,10 +181,13 @@ func (e *Engine) txLoop() {
 	defer e.wg.Done()
 	pool := e.cfg.Pool
 	bs := e.cfg.Local.BatchSize()
-	in := buf.NewBatch(pool, bs)
-	out := buf.NewBatch(pool, bs+stage.MaxPieces)
-	defer in.Release(pool)
-	defer out.Release(pool)
+	// Input and output slots exchange packets, so both must be big enough
+	// for what the local port reads (super-frames with offloads).
+	rp := port.ReadPool(e.cfg.Local, pool)
+	in := buf.NewBatch(rp, bs)
+	out := buf.NewBatch(rp, bs+stage.MaxPieces)
+	defer in.Release()
+	defer out.Release()
 	tx := pipeline.NewTx(&e.tx)
 	errs := 0
 	for {
@@ -242,8 +245,8 @@ func (e *Engine) rxLoop(port int) {
 	bs := u.BatchSize()
 	in := buf.NewBatch(pool, bs)
 	out := buf.NewBatch(pool, bs)
-	defer in.Release(pool)
-	defer out.Release(pool)
+	defer in.Release()
+	defer out.Release()
 	var ctl pipeline.ControlFunc
 	if c := e.cfg.Control; c != nil {
 		ctl = func(p *buf.Packet, h *wire.Header) { c(port, p, h) }

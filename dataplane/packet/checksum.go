@@ -129,3 +129,22 @@ func UpdateChecksum16(sum, old, updated uint16) uint16 {
 	s += s >> 16
 	return ^uint16(s)
 }
+
+// CompleteChecksum finishes a partial (offload) L4 checksum in frame: the
+// field at start+offset holds the pseudo-header sum, and the checksum runs
+// from start to the end of the frame, as the kernel's skb_checksum_help
+// does. A result of 0 is written as 0xFFFF (UDP's "no checksum" is 0; for
+// TCP both are the same value). It reports false, touching nothing, when
+// the offsets do not fit the frame.
+func CompleteChecksum(frame []byte, start, offset int) bool {
+	if start < EthernetHeaderLen || offset < 0 || start+offset+2 > len(frame) {
+		return false
+	}
+	c := ^Checksum(frame[start:], 0)
+	if c == 0 {
+		c = 0xFFFF
+	}
+	frame[start+offset] = byte(c >> 8)
+	frame[start+offset+1] = byte(c)
+	return true
+}

@@ -18,6 +18,7 @@ type ControlFunc func(p *buf.Packet, h *wire.Header)
 type Rx struct {
 	stats   *Stats
 	pool    *buf.Pool
+	large   *buf.Pool
 	lz4     *stage.LZ4
 	open    stage.Opener
 	frag    *stage.Reassembler
@@ -31,8 +32,11 @@ type Rx struct {
 
 // RxConfig configures a receive pipeline.
 type RxConfig struct {
-	Stats   *Stats
-	Pool    *buf.Pool    // reassembled frames come from here; nil: buf.Default
+	Stats *Stats
+	Pool  *buf.Pool // reassembled frames come from here; nil: buf.Default
+	// Large supplies buffers for super-frames (reassembled, or
+	// decompressed) longer than Pool's; nil: buf.Large.
+	Large   *buf.Pool
 	Control ControlFunc  // nil: control datagrams are counted and dropped
 	Now     func() int64 // monotonic nanoseconds, for the reassembly timeout
 	// FragMemory caps the reassembly table (bytes); FragTimeout is how long
@@ -52,20 +56,26 @@ func NewRx(c RxConfig) *Rx {
 	if c.Pool == nil {
 		c.Pool = buf.Default
 	}
+	if c.Large == nil {
+		c.Large = buf.Large
+	}
 	if c.FragMemory == 0 {
 		c.FragMemory = DefaultFragMemory
 	}
 	if c.FragTimeout == 0 {
 		c.FragTimeout = DefaultFragTimeout
 	}
-	return &Rx{
+	r := &Rx{
 		stats:   c.Stats,
 		pool:    c.Pool,
-		lz4:     stage.NewLZ4(buf.MaxFrame),
+		large:   c.Large,
+		lz4:     stage.NewLZ4(buf.MaxSuperFrame),
 		frag:    stage.NewReassembler(c.Pool, c.FragMemory, c.FragTimeout),
 		control: c.Control,
 		now:     c.Now,
 	}
+	r.frag.Large = c.Large
+	return r
 }
 
 // Close releases the packets held by the reassembly table.
@@ -147,7 +157,7 @@ func (r *Rx) one(s *Snapshot, slot **buf.Packet, out *buf.Batch) stage.Reason {
 		r.l.frags++
 		// The reassembled frame takes the output slot; the spare that was
 		// there goes back to the pool.
-		r.pool.Put(out.Pkts[out.N])
+		buf.Release(out.Pkts[out.N])
 		out.Pkts[out.N] = f
 		return r.finish(s, f, out)
 	}
@@ -172,17 +182,43 @@ func (r *Rx) deliver(s *Snapshot, slot **buf.Packet, out *buf.Batch) stage.Reaso
 // counts it out; on a drop the slot is simply not counted (it stays a
 // spare).
 func (r *Rx) finish(s *Snapshot, p *buf.Packet, out *buf.Batch) stage.Reason {
+	gso := p.Meta.Flags&wire.FlagGSO != 0
+	maxFrame := s.maxFrame()
+	if gso {
+		maxFrame = buf.MaxSuperFrame
+	}
 	if p.Meta.Flags&wire.FlagLZ4 != 0 {
-		if why := r.lz4.Decompress(p, s.maxFrame()); why != stage.Pass {
+		f, why := r.lz4.Uncompress(p.Data(), maxFrame)
+		if why != stage.Pass {
 			return why
 		}
+		if len(f) > p.Cap()-buf.Headroom-buf.Tailroom {
+			// A compressed super-frame that came in one datagram: it
+			// needs a large buffer. It replaces p in its slot.
+			q := r.large.Get()
+			q.Meta, q.Addr = p.Meta, p.Addr
+			buf.Release(p)
+			out.Pkts[out.N] = q
+			p = q
+		}
+		p.SetData(f)
 		r.l.lz4++
 	}
-	if p.Len() < 14 || p.Len() > s.maxFrame() {
+	if gso {
+		if p.Len() < buf.VirtioHdrLen {
+			return stage.FrameMalformed
+		}
+		p.Meta.GSO = buf.ReadGSO(p.Pull(buf.VirtioHdrLen))
+	}
+	if p.Len() < 14 || p.Len() > maxFrame {
 		return stage.FrameMalformed
 	}
 	if s.MSS != (stage.MSS{}) {
-		s.MSS.Clamp(p.Data())
+		if p.Meta.GSO.Flags&buf.VirtioNeedsCsum != 0 {
+			s.MSS.ClampPartial(p.Data())
+		} else {
+			s.MSS.Clamp(p.Data())
+		}
 	}
 	if s.VLAN != nil {
 		if why := s.VLAN.Ingress(p.Data()); why != stage.Pass {

@@ -4,6 +4,7 @@ package pipeline
 
 import (
 	"github.com/skiffnet/skiff/dataplane/buf"
+	"github.com/skiffnet/skiff/dataplane/packet"
 	"github.com/skiffnet/skiff/dataplane/stage"
 	"github.com/skiffnet/skiff/dataplane/wire"
 )
@@ -18,7 +19,7 @@ type Tx struct {
 
 // NewTx returns a transmit pipeline that counts into stats.
 func NewTx(stats *Stats) *Tx {
-	return &Tx{stats: stats, lz4: stage.NewLZ4(buf.MaxFrame)}
+	return &Tx{stats: stats, lz4: stage.NewLZ4(buf.MaxSuperFrame)}
 }
 
 // Process runs the frames of in through the transmit stages into out,
@@ -31,8 +32,8 @@ func (t *Tx) Process(s *Snapshot, in []*buf.Packet, out *buf.Batch) int {
 	i := 0
 	for ; i < len(in); i++ {
 		need := 1
-		if s.Fragment && s.PieceSize > 0 {
-			need = max(1, (in[i].Len()+s.PieceSize-1)/s.PieceSize)
+		if s.PieceSize > 0 {
+			need = max(1, (in[i].Len()+buf.VirtioHdrLen+s.PieceSize-1)/s.PieceSize)
 		}
 		if len(out.Pkts)-out.N < need && out.N > 0 {
 			break
@@ -52,19 +53,30 @@ func (t *Tx) one(s *Snapshot, slot **buf.Packet, out *buf.Batch) stage.Reason {
 	if p.Len() < 14 {
 		return stage.FrameMalformed
 	}
+	gso := p.Meta.GSO
 	if s.VLAN != nil {
 		if r := s.VLAN.Egress(p.Data()); r != stage.Pass {
 			return r
 		}
 	}
 	if s.MSS != (stage.MSS{}) {
-		s.MSS.Clamp(p.Data())
+		if gso.Flags&buf.VirtioNeedsCsum != 0 {
+			s.MSS.ClampPartial(p.Data())
+		} else {
+			s.MSS.Clamp(p.Data())
+		}
 	}
 	rt := &s.Route
 	if !rt.Endpoint.IsValid() || rt.Endpoint.Port() == 0 {
 		return stage.NoEndpoint
 	}
 	if rt.Codec == CodecVXLAN {
+		if !gso.IsZero() {
+			return stage.GSOUnsupported
+		}
+		if s.PieceSize > 0 && p.Len() > s.PieceSize {
+			return stage.FrameTooBig
+		}
 		stage.EncapVXLAN(p, rt.VNI)
 		t.emit(slot, out, rt)
 		return stage.Pass
@@ -74,12 +86,29 @@ func (t *Tx) one(s *Snapshot, slot **buf.Packet, out *buf.Batch) stage.Reason {
 		return stage.NoSession
 	}
 	p.Meta = buf.Meta{SrcNode: s.Node, DstNode: rt.Node, TTL: s.ttl()}
+	if !gso.Super() && gso.Flags&buf.VirtioNeedsCsum != 0 {
+		// A single frame with a partial checksum: finish it here (a
+		// pass over at most an MTU) and send it plain, without the
+		// 10-byte offload header it would otherwise need.
+		if !packet.CompleteChecksum(p.Data(), int(gso.CsumStart), int(gso.CsumOffset)) {
+			return stage.FrameMalformed
+		}
+		gso = buf.GSO{}
+	}
+	if !gso.IsZero() {
+		// The offload header travels in front of the frame, inside the
+		// encryption: the far side hands the frame to its device whole.
+		gso.Put(p.Push(buf.VirtioHdrLen))
+		p.Meta.Flags |= wire.FlagGSO
+	}
 	if s.LZ4 && t.lz4.Compress(p) {
 		p.Meta.Flags |= wire.FlagLZ4
 		t.l.lz4++
 	}
 	if s.PieceSize > 0 && p.Len() > s.PieceSize {
-		if !s.Fragment {
+		// A super-frame is many segments' worth: it always crosses in
+		// pieces, whatever the policy for frames that are too big.
+		if !s.Fragment && !gso.Super() {
 			return stage.FrameTooBig
 		}
 		pieces := out.Pkts[out.N:]

@@ -32,3 +32,19 @@ type Port interface {
 
 // DefaultBatchSize is the batch size of the dataplane's ports.
 const DefaultBatchSize = 64
+
+// MaxFramer is implemented by ports whose ReadBatch may return frames longer
+// than buf.MaxFrame (offload super-frames): the reader must give them
+// packets of buf.Large.
+type MaxFramer interface {
+	MaxFrame() int
+}
+
+// ReadPool is the pool whose packets p's ReadBatch needs: buf.Large for a
+// port that returns super-frames, else def.
+func ReadPool(p Port, def *buf.Pool) *buf.Pool {
+	if m, ok := p.(MaxFramer); ok && m.MaxFrame() > def.Size()-buf.Headroom-buf.Tailroom {
+		return buf.Large
+	}
+	return def
+}

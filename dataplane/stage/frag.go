@@ -53,9 +53,10 @@ func Split(p *buf.Packet, pieceSize int, out []*buf.Packet) (int, Reason) {
 	return n, Pass
 }
 
-// Reassembler puts fragmented frames back together. It holds at most a
-// fixed number of partly assembled frames (the memory cap divided by the
-// pool's packet size); when full, the oldest is evicted. A frame not
+// Reassembler puts fragmented frames back together. The frames it holds
+// take at most its memory cap in buffers (a frame takes a buffer of the
+// pool, or of Large when the frame is longer than a pool buffer holds);
+// when a new frame does not fit, the oldest ones are evicted. A frame not
 // completed within the timeout is dropped. It copes with pieces that are
 // lost (the frame times out), duplicated or overlapping (the piece is
 // dropped; the frame can still complete), reordered (any order completes),
@@ -69,10 +70,15 @@ func Split(p *buf.Packet, pieceSize int, out []*buf.Packet) (int, Reason) {
 // Time is injected: every call takes now in nanoseconds from any monotonic
 // origin. One Reassembler per worker goroutine; not safe for concurrent use.
 type Reassembler struct {
-	pool    *buf.Pool
-	timeout int64
-	entries []fragEntry
-	used    int
+	pool *buf.Pool
+	// Large, if set, supplies buffers for frames too long for pool's
+	// (super-frames of up to 64 KiB).
+	Large    *buf.Pool
+	timeout  int64
+	maxBytes int
+	bytes    int // buffer bytes held
+	entries  []fragEntry
+	used     int
 
 	// Counters, read by the owner.
 	Completed, Timeouts, Evictions, Overlaps, Mismatches uint64
@@ -101,7 +107,7 @@ type fragEntry struct {
 // not completed within timeout nanoseconds.
 func NewReassembler(pool *buf.Pool, maxBytes int, timeout int64) *Reassembler {
 	n := max(1, maxBytes/pool.Size())
-	return &Reassembler{pool: pool, timeout: timeout, entries: make([]fragEntry, n)}
+	return &Reassembler{pool: pool, timeout: timeout, maxBytes: max(maxBytes, pool.Size()), entries: make([]fragEntry, n)}
 }
 
 // Len is the number of frames being assembled.
@@ -122,15 +128,20 @@ func (r *Reassembler) Insert(p *buf.Packet, now int64) (*buf.Packet, Reason) {
 	if total == 0 || p.Len() == 0 || end > total {
 		return nil, HeaderFrag
 	}
-	if total > r.pool.Size()-buf.Headroom-buf.Tailroom {
-		return nil, FragTooBig
+	pool := r.pool
+	if total > pool.Size()-buf.Headroom-buf.Tailroom {
+		pool = r.Large
+		if pool == nil || total > pool.Size()-buf.Headroom-buf.Tailroom || pool.Size() > r.maxBytes {
+			return nil, FragTooBig
+		}
 	}
 	key := fragKey{session: m.Session, frame: m.Counter - uint64(m.FragIndex)}
 	e := r.find(key)
 	if e == nil {
-		e = r.alloc(now)
+		e = r.alloc(now, pool.Size())
 		e.key = key
-		e.pkt = r.pool.Get()
+		e.pkt = pool.Get()
+		r.bytes += pool.Size()
 		e.pkt.SetLen(total)
 		e.born = now
 		e.total = m.FragTotal
@@ -171,6 +182,7 @@ func (r *Reassembler) Insert(p *buf.Packet, now int64) (*buf.Packet, Reason) {
 	f := e.pkt
 	e.pkt = nil
 	r.used--
+	r.bytes -= f.Pool().Size()
 	r.Completed++
 	return f, Pass
 }
@@ -210,30 +222,39 @@ func (r *Reassembler) find(k fragKey) *fragEntry {
 	return nil
 }
 
-// alloc returns a free slot, evicting the oldest frame (or an expired one)
-// if there is none.
-func (r *Reassembler) alloc(now int64) *fragEntry {
-	var oldest *fragEntry
-	for i := range r.entries {
-		e := &r.entries[i]
-		if e.pkt == nil {
-			return e
+// alloc returns a free slot with room in the memory cap for a buffer of
+// size bytes, evicting the oldest frames (counted as timeouts if they had
+// expired anyway) until there is one.
+func (r *Reassembler) alloc(now int64, size int) *fragEntry {
+	for {
+		var free, oldest *fragEntry
+		for i := range r.entries {
+			e := &r.entries[i]
+			if e.pkt == nil {
+				if free == nil {
+					free = e
+				}
+				continue
+			}
+			if oldest == nil || e.born < oldest.born {
+				oldest = e
+			}
 		}
-		if oldest == nil || e.born < oldest.born {
-			oldest = e
+		if free != nil && (r.bytes+size <= r.maxBytes || oldest == nil) {
+			return free
 		}
+		if now-oldest.born >= r.timeout {
+			r.Timeouts++
+		} else {
+			r.Evictions++
+		}
+		r.free(oldest)
 	}
-	if now-oldest.born >= r.timeout {
-		r.Timeouts++
-	} else {
-		r.Evictions++
-	}
-	r.free(oldest)
-	return oldest
 }
 
 func (r *Reassembler) free(e *fragEntry) {
-	r.pool.Put(e.pkt)
+	r.bytes -= e.pkt.Pool().Size()
+	buf.Release(e.pkt)
 	e.pkt = nil
 	r.used--
 }

@@ -391,3 +391,52 @@ func FuzzFragReassembly(f *testing.F) {
 		pool.Put(done)
 	})
 }
+
+// Super-frames (up to 64 KiB) reassemble into buffers of the Large pool;
+// the memory cap counts buffer bytes, so large frames evict earlier ones.
+func TestReassembleLarge(t *testing.T) {
+	small := buf.NewPool(buf.DefaultSize, 64)
+	large := buf.NewPool(buf.LargeSize, 8)
+	rng := rand.New(rand.NewPCG(8, 8))
+	frame := testFrame(rng, 60000, false)
+	src := large.Get()
+	src.SetData(frame)
+	out := make([]*buf.Packet, MaxPieces)
+	small.GetN(out)
+	n, why := Split(src, 1428, out)
+	if why != Pass || n != 43 {
+		t.Fatalf("split 60000 bytes: %d pieces, %v", n, why)
+	}
+	r := NewReassembler(small, 2*buf.LargeSize, sec)
+	if _, why := r.Insert(out[0], 0); why != FragTooBig {
+		t.Fatalf("without a large pool: %v", why)
+	}
+	r.Large = large
+	for i := 0; i < n; i++ {
+		out[i].Meta.Session, out[i].Meta.Counter = 1, uint64(i)
+		f, why := r.Insert(out[i], 0)
+		if why != Pass {
+			t.Fatalf("piece %d: %v", i, why)
+		}
+		if f != nil {
+			if i != n-1 || !bytes.Equal(f.Data(), frame) || f.Pool() != large {
+				t.Fatal("wrong super-frame")
+			}
+			buf.Release(f)
+		}
+	}
+	// Three partial super-frames in a cap of two: the oldest is evicted.
+	for k := 0; k < 3; k++ {
+		out[0].Meta.Session, out[0].Meta.Counter = 2, uint64(100*k)
+		r.Insert(out[0], int64(k))
+	}
+	if r.Len() != 2 || r.Evictions != 1 {
+		t.Fatalf("len %d evictions %d", r.Len(), r.Evictions)
+	}
+	r.Close()
+	buf.ReleaseN(out)
+	buf.Release(src)
+	if uint64(small.Free()) != small.Allocs() || uint64(large.Free()) != large.Allocs() {
+		t.Fatal("packets leaked")
+	}
+}

@@ -83,16 +83,27 @@ func (z *LZ4) Compress(p *buf.Packet) bool {
 // max (or the packet's room) is LZ4Corrupt; the decoder never writes past
 // its destination.
 func (z *LZ4) Decompress(p *buf.Packet, max int) Reason {
-	max = min(max, p.Cap()-buf.Headroom-buf.Tailroom, len(z.scratch))
-	if p.Len() == 0 || max <= 0 {
-		return LZ4Corrupt
+	f, r := z.Uncompress(p.Data(), min(max, p.Cap()-buf.Headroom-buf.Tailroom))
+	if r != Pass {
+		return r
 	}
-	n, err := lz4.UncompressBlock(p.Data(), z.scratch[:max])
-	if err != nil || n == 0 {
-		return LZ4Corrupt
-	}
-	p.SetData(z.scratch[:n])
+	p.SetData(f)
 	return Pass
+}
+
+// Uncompress decodes the LZ4 block src into the LZ4's scratch buffer and
+// returns the frame, at most max bytes; the slice is valid until the next
+// call. It lets a caller pick a packet big enough for the result.
+func (z *LZ4) Uncompress(src []byte, max int) ([]byte, Reason) {
+	max = min(max, len(z.scratch))
+	if len(src) == 0 || max <= 0 {
+		return nil, LZ4Corrupt
+	}
+	n, err := lz4.UncompressBlock(src, z.scratch[:max])
+	if err != nil || n == 0 {
+		return nil, LZ4Corrupt
+	}
+	return z.scratch[:n], Pass
 }
 
 // flowHash hashes what identifies a flow in an Ethernet frame: the MAC pair

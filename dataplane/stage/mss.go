@@ -35,9 +35,17 @@ type MSS struct {
 // segment carry several MSS options, each is clamped.
 //
 // The checksum update assumes the TCP checksum field holds a full checksum.
-// A frame whose checksum is still to be completed by offload (a virtio-net
-// header with NEEDS_CSUM) must be finished before Clamp, or not clamped.
-func (m *MSS) Clamp(frame []byte) bool {
+// For a frame whose checksum is still to be completed by offload (a
+// virtio-net header with NEEDS_CSUM) use ClampPartial.
+func (m *MSS) Clamp(frame []byte) bool { return m.clamp(frame, false) }
+
+// ClampPartial is Clamp for a frame whose TCP checksum is partial (only the
+// pseudo-header sum, to be completed over the segment later by the kernel
+// or the NIC): the MSS is lowered and the checksum field left alone, since
+// the completion covers the new value.
+func (m *MSS) ClampPartial(frame []byte) bool { return m.clamp(frame, true) }
+
+func (m *MSS) clamp(frame []byte, partial bool) bool {
 	l2, ok := packet.ParseL2(frame)
 	if !ok {
 		return false
@@ -51,7 +59,7 @@ func (m *MSS) Clamp(frame []byte) bool {
 		if !ip.Valid() || ip.Protocol() != packet.ProtoTCP || ip.FragmentOffset() != 0 {
 			return false
 		}
-		return clampTCP(packet.TCP(ip.Payload()), m.V4)
+		return clampTCP(packet.TCP(ip.Payload()), m.V4, partial)
 	case packet.EtherTypeIPv6:
 		if m.V6 == 0 {
 			return false
@@ -62,14 +70,14 @@ func (m *MSS) Clamp(frame []byte) bool {
 			return false
 		}
 		end := packet.IPv6HeaderLen + int(ip.PayloadLength())
-		return clampTCP(packet.TCP(ip[ext.Offset:end]), m.V6)
+		return clampTCP(packet.TCP(ip[ext.Offset:end]), m.V6, partial)
 	}
 	return false
 }
 
 // clampTCP clamps the MSS options of the TCP segment t to mss. It checks the
 // whole options area before writing anything.
-func clampTCP(t packet.TCP, mss uint16) bool {
+func clampTCP(t packet.TCP, mss uint16, partial bool) bool {
 	if !t.Valid() || t.Flags()&packet.TCPFlagSYN == 0 {
 		return false
 	}
@@ -94,6 +102,9 @@ func clampTCP(t packet.TCP, mss uint16) bool {
 	for _, off := range at[:n] {
 		old := binary.BigEndian.Uint16(t[off:])
 		binary.BigEndian.PutUint16(t[off:], mss)
+		if partial {
+			continue
+		}
 		// The value sits at an odd offset in the segment when the
 		// option is not 16-bit aligned (after a lone NOP, say): its
 		// bytes then straddle two checksum words, which is the same
@@ -104,7 +115,9 @@ func clampTCP(t packet.TCP, mss uint16) bool {
 			sum = packet.UpdateChecksum16(sum, bits.ReverseBytes16(old), bits.ReverseBytes16(mss))
 		}
 	}
-	t.SetChecksum(sum)
+	if !partial {
+		t.SetChecksum(sum)
+	}
 	return true
 }
 

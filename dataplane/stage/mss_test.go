@@ -499,3 +499,32 @@ func BenchmarkMSS(b *testing.B) {
 		}
 	})
 }
+
+// ClampPartial lowers the MSS exactly as Clamp does and leaves the
+// checksum field (a partial sum, to be completed later) untouched.
+func TestMSSClampPartial(t *testing.T) {
+	for _, tc := range mssCases() {
+		if tc.want == nil {
+			continue
+		}
+		f := append([]byte(nil), tc.in...)
+		if !tc.m.ClampPartial(f) {
+			t.Fatalf("%s: not clamped", tc.name)
+		}
+		// Put the clamped frame's checksum field back: it must then equal
+		// the fully clamped frame.
+		g := append([]byte(nil), tc.want...)
+		l2, _ := packet.ParseL2(g)
+		var tcpOff int
+		if l2.EtherType == packet.EtherTypeIPv4 {
+			tcpOff = l2.L3 + packet.IPv4(g[l2.L3:]).HeaderLen()
+		} else {
+			ext, _ := packet.IPv6(g[l2.L3:]).Walk()
+			tcpOff = l2.L3 + ext.Offset
+		}
+		copy(g[tcpOff+16:tcpOff+18], tc.in[tcpOff+16:tcpOff+18])
+		if !bytes.Equal(f, g) {
+			t.Fatalf("%s: ClampPartial\n got %x\nwant %x", tc.name, f, g)
+		}
+	}
+}

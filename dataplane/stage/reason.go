@@ -12,6 +12,7 @@ const (
 	// Frames from the local port.
 	FrameMalformed // shorter than an Ethernet header, or a truncated tag/IP/TCP header
 	FrameTooBig    // encapsulation exceeds the underlay MTU and fragmentation is off
+	GSOUnsupported // an offload super-frame for a codec that cannot carry it (VXLAN)
 
 	// Datagrams from the underlay: the wire header.
 	HeaderShort    // shorter than the wire header
@@ -57,6 +58,7 @@ var reasonNames = [NumReasons]string{
 	Pass:           "pass",
 	FrameMalformed: "frame-malformed",
 	FrameTooBig:    "frame-too-big",
+	GSOUnsupported: "gso-unsupported",
 	HeaderShort:    "header-short",
 	HeaderVersion:  "header-version",
 	HeaderType:     "header-type",

@@ -35,8 +35,15 @@
 //   - type (byte 1): 1 data (an Ethernet frame), 2 control (keepalive, probe,
 //     route advert; its own versioned encoding inside), 3 handshake
 //     initiation, 4 handshake response. Other values are dropped.
-//   - flags (byte 2): bit 0 (0x01) LZ4: the payload is an LZ4 block. Other
-//     bits must be zero.
+//   - flags (byte 2): bit 0 (0x01) LZ4: the payload is an LZ4 block. Bit 1
+//     (0x02) GSO: the frame (after LZ4 decompression) starts with a 10-byte
+//     offload header, the fields of a virtio_net_hdr in little-endian
+//     order: flags (1: checksum partial), GSO type (0 none, 1 TCPv4,
+//     4 TCPv6, 5 UDP segments; bit 7 ECN), header length, segment size,
+//     checksum start, checksum offset (each 16 bits). It lets a TCP
+//     super-frame of up to 64 KiB that a TAP device handed over whole cross
+//     as one unit (in fragments) and be handed whole to the far side's
+//     device, which segments it. Other bits must be zero.
 //   - TTL (byte 3): hops left; relays decrement it and drop at zero. It is
 //     the only byte not covered by authentication.
 //   - suite (byte 4): the AEAD of the session (0 none, 1 aes-128-gcm,

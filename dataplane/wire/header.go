@@ -28,8 +28,9 @@ func (t Type) valid() bool { return t >= TypeData && t <= TypeHandshakeResp }
 // Header flags.
 const (
 	FlagLZ4 uint8 = 0x01 // payload is an LZ4 block
+	FlagGSO uint8 = 0x02 // frame starts with a 10-byte offload header (see the package doc)
 
-	knownFlags = FlagLZ4
+	knownFlags = FlagLZ4 | FlagGSO
 )
 
 // Node ids.

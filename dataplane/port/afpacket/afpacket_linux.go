@@ -90,7 +90,7 @@ type Port struct {
 	readFn  func(fd uintptr) bool
 
 	// Transmit state, owned by the WriteBatch goroutine.
-	txHdr    [vnetHdrLen]byte // all zero: no offload asked for
+	txHdrs   [][vnetHdrLen]byte // per message: the frame's offload header (zero for a plain frame)
 	txIov    []unix.Iovec
 	txMsgs   []mmsghdr
 	txNext   int
@@ -224,9 +224,10 @@ func (p *Port) initBuffers() {
 		h.Control = (*byte)(unsafe.Pointer(&p.rxCtrl[i][0]))
 	}
 	p.txIov = make([]unix.Iovec, 2*n)
+	p.txHdrs = make([][vnetHdrLen]byte, n)
 	p.txMsgs = make([]mmsghdr, n)
 	for i := range n {
-		p.txIov[2*i].Base = &p.txHdr[0]
+		p.txIov[2*i].Base = &p.txHdrs[i][0]
 		p.txIov[2*i].SetLen(vnetHdrLen)
 		p.txMsgs[i].hdr.Iov = &p.txIov[2*i]
 		p.txMsgs[i].hdr.SetIovlen(2)
@@ -512,8 +513,11 @@ func (p *Port) publishRx(c *rxCount) {
 	add(&s.rxErrors, c.errors)
 }
 
-// WriteBatch implements port.Port: sendmmsg, a zeroed vnet header in front
-// of each frame. Frames the NIC refuses are counted in TxErrors and skipped.
+// WriteBatch implements port.Port: sendmmsg, each frame behind a vnet
+// header made from its Meta.GSO (zero for a plain frame): super-frames
+// from an offloading peer are segmented by the kernel on the way out, and
+// partial checksums completed. Frames the NIC refuses are counted in
+// TxErrors and skipped.
 func (p *Port) WriteBatch(pkts []*buf.Packet) (int, error) {
 	if p.closed.Load() {
 		return 0, net.ErrClosed
@@ -543,6 +547,7 @@ func (p *Port) send(pkts []*buf.Packet) error {
 			p.txErrs++
 			continue
 		}
+		pkt.Meta.GSO.Put(p.txHdrs[k][:])
 		iov := &p.txIov[2*k+1]
 		iov.Base = &d[0]
 		iov.SetLen(len(d))

@@ -103,15 +103,9 @@ func l3Offset(frame []byte) (off int, etherType uint16, ok bool) {
 // stored (a zero result is sent as 0xFFFF, which is what UDP needs and TCP
 // accepts).
 func completeCsum(h vnetHdr, frame []byte) offloadErr {
-	cs, co := int(h.csumStart), int(h.csumOffset)
-	if cs < packet.EthernetHeaderLen || cs+co+2 > len(frame) {
+	if !packet.CompleteChecksum(frame, int(h.csumStart), int(h.csumOffset)) {
 		return offloadBad
 	}
-	c := ^packet.Checksum(frame[cs:], 0)
-	if c == 0 {
-		c = 0xFFFF
-	}
-	binary.BigEndian.PutUint16(frame[cs+co:], c)
 	return offloadOK
 }
 

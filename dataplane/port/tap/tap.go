@@ -20,6 +20,12 @@ type Config struct {
 	Address netip.Prefix // optional: address/prefix to add to the device (IPv4 or IPv6)
 	Bridge  string       // optional: existing Linux bridge to enslave the device to (not with Address)
 	Batch   int          // 0 means port.DefaultBatchSize
+	// Offload opens the device with a virtio-net header on every frame
+	// (IFF_VNET_HDR) and asks the kernel for TSO/USO super-frames with
+	// partial checksums (TUNSETOFFLOAD): reads then return frames of up to
+	// 64 KiB (use packets of buf.Large) with Meta.GSO set, and writes take
+	// frames with Meta.GSO (the kernel segments them).
+	Offload bool
 }
 
 // Stats are the port's counters since Open.
@@ -30,6 +36,9 @@ type Stats struct {
 	TxFrames   uint64 // frames written by WriteBatch
 	TxBytes    uint64 // their bytes
 	TxErrors   uint64 // frames the device refused (EINVAL, EMSGSIZE, ...), skipped
+	RxSuper    uint64 // offload: super-frames read (GSO type set)
+	TxSuper    uint64 // offload: super-frames written
+	Offloads   string // offload: what TUNSETOFFLOAD accepted, e.g. "csum,tso4,tso6,ecn,uso"; "" without
 }
 
 // Errors Open wraps, for errors.Is.

@@ -22,37 +22,59 @@ import (
 
 // tapFlags are the TUNSETIFF flags: a TAP device (Ethernet frames) without
 // the 4-byte packet information header. IFF_TUN_EXCL makes the kernel
-// refuse an existing name (EBUSY) instead of attaching to it. The offload
-// version adds IFF_VNET_HDR here.
+// refuse an existing name (EBUSY) instead of attaching to it. With
+// offloads IFF_VNET_HDR is added.
 const tapFlags = unix.IFF_TAP | unix.IFF_NO_PI | unix.IFF_TUN_EXCL
+
+// offloadSets are tried in order with TUNSETOFFLOAD: TSO needs CSUM, and
+// USO4 and USO6 only come together (and only on kernels with USO).
+var offloadSets = []struct {
+	flags int
+	name  string
+}{
+	{unix.TUN_F_CSUM | unix.TUN_F_TSO4 | unix.TUN_F_TSO6 | unix.TUN_F_TSO_ECN | unix.TUN_F_USO4 | unix.TUN_F_USO6, "csum,tso4,tso6,ecn,uso"},
+	{unix.TUN_F_CSUM | unix.TUN_F_TSO4 | unix.TUN_F_TSO6 | unix.TUN_F_TSO_ECN, "csum,tso4,tso6,ecn"},
+	{unix.TUN_F_CSUM | unix.TUN_F_TSO4 | unix.TUN_F_TSO6, "csum,tso4,tso6"},
+	{unix.TUN_F_CSUM, "csum"},
+}
 
 // Port is a TAP port. See the package doc.
 type Port struct {
-	name   string
-	batch  int
-	file   *os.File
-	rc     syscall.RawConn
-	closed atomic.Bool
+	name     string
+	batch    int
+	offload  bool
+	offloads string
+	file     *os.File
+	rc       syscall.RawConn
+	closed   atomic.Bool
 
-	rxFrames, rxBytes, rxOversize atomic.Uint64
-	txFrames, txBytes, txErrors   atomic.Uint64
+	rxFrames, rxBytes, rxOversize, rxSuper atomic.Uint64
+	txFrames, txBytes, txErrors, txSuper   atomic.Uint64
 
-	// Read state, owned by the ReadBatch goroutine. The second iovec is
-	// one spill byte: a read that reaches it was longer than the packet.
+	// Read state, owned by the ReadBatch goroutine. With offloads the
+	// first iovec takes the virtio-net header. The last iovec is one spill
+	// byte: a read that reaches it was longer than the packet.
 	rxPkts   []*buf.Packet
 	rxN      int
-	rxIov    [2]unix.Iovec
+	rxIov    [3]unix.Iovec
+	rxIovs   []unix.Iovec // rxIov[:2] or rxIov[:3]
+	rxRoom   int          // index of the packet's iovec
+	rxHdr    [buf.VirtioHdrLen]byte
 	rxSpill  [1]byte
 	rxBytesN uint64
 	rxOver   uint64
+	rxSuperN uint64
 	rxErrno  unix.Errno
 	readFn   func(fd uintptr) bool
 
 	// Write state, owned by the WriteBatch goroutine.
 	txPkts    []*buf.Packet
 	txNext    int
+	txIov     [2]unix.Iovec
+	txHdr     [buf.VirtioHdrLen]byte
 	txFramesN uint64
 	txBytesN  uint64
+	txSuperN  uint64
 	txErrs    uint64
 	txErrno   unix.Errno
 	writeFn   func(fd uintptr) bool
@@ -106,12 +128,33 @@ func Open(c Config) (*Port, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tap: %s: create: %w", c.Name, err)
 	}
-	ifr.SetUint16(tapFlags)
+	flags := uint16(tapFlags)
+	if c.Offload {
+		flags |= unix.IFF_VNET_HDR
+	}
+	ifr.SetUint16(flags)
 	if err := unix.IoctlIfreq(fd, unix.TUNSETIFF, ifr); err != nil {
 		if errors.Is(err, unix.EBUSY) {
 			err = ErrExists
 		}
 		return nil, fmt.Errorf("tap: %s: create: %w", c.Name, err)
+	}
+	offloads := ""
+	if c.Offload {
+		// The header size is 10 (struct virtio_net_hdr) unless changed;
+		// say so, in case a kernel default ever differs.
+		if err := unix.IoctlSetPointerInt(fd, unix.TUNSETVNETHDRSZ, buf.VirtioHdrLen); err != nil {
+			return nil, fmt.Errorf("tap: %s: set virtio-net header size: %w", c.Name, err)
+		}
+		// A kernel that takes none of the sets still gives us the
+		// header: reads are plain frames, writes may be super-frames.
+		offloads = "none"
+		for _, set := range offloadSets {
+			if unix.IoctlSetInt(fd, unix.TUNSETOFFLOAD, set.flags) == nil {
+				offloads = set.name
+				break
+			}
+		}
 	}
 	link, err := h.LinkByName(c.Name)
 	if err != nil {
@@ -138,7 +181,7 @@ func Open(c Config) (*Port, error) {
 		return nil, fmt.Errorf("tap: %s: bring up: %w", c.Name, err)
 	}
 
-	p := &Port{name: c.Name, batch: c.Batch}
+	p := &Port{name: c.Name, batch: c.Batch, offload: c.Offload, offloads: offloads}
 	// os.NewFile sees a non-blocking descriptor and registers it with the
 	// runtime poller: ReadBatch parks its goroutine instead of a thread,
 	// and Close wakes it.
@@ -148,8 +191,18 @@ func Open(c Config) (*Port, error) {
 		p.file.Close()
 		return nil, fmt.Errorf("tap: %s: register with poller: %w", c.Name, err)
 	}
-	p.rxIov[1].Base = &p.rxSpill[0]
-	p.rxIov[1].SetLen(len(p.rxSpill))
+	if c.Offload {
+		p.rxIov[0].Base = &p.rxHdr[0]
+		p.rxIov[0].SetLen(len(p.rxHdr))
+		p.rxRoom, p.rxIovs = 1, p.rxIov[:3]
+		p.txIov[0].Base = &p.txHdr[0]
+		p.txIov[0].SetLen(len(p.txHdr))
+	} else {
+		p.rxRoom, p.rxIovs = 0, p.rxIov[:2]
+	}
+	spill := &p.rxIovs[len(p.rxIovs)-1]
+	spill.Base = &p.rxSpill[0]
+	spill.SetLen(len(p.rxSpill))
 	p.readFn, p.writeFn = p.doRead, p.doWrite
 	return p, nil
 }
@@ -165,11 +218,21 @@ func (p *Port) Name() string { return p.name }
 // BatchSize implements port.Port.
 func (p *Port) BatchSize() int { return p.batch }
 
+// MaxFrame is the longest frame ReadBatch returns: a 64 KiB super-frame
+// with offloads, an MTU-sized frame without (tagged frames included).
+func (p *Port) MaxFrame() int {
+	if p.offload {
+		return buf.MaxSuperFrame
+	}
+	return buf.MaxFrame
+}
+
 // Stats returns the port's counters. It is safe to call at any time.
 func (p *Port) Stats() Stats {
 	return Stats{
 		RxFrames: p.rxFrames.Load(), RxBytes: p.rxBytes.Load(), RxOversize: p.rxOversize.Load(),
 		TxFrames: p.txFrames.Load(), TxBytes: p.txBytes.Load(), TxErrors: p.txErrors.Load(),
+		RxSuper: p.rxSuper.Load(), TxSuper: p.txSuper.Load(), Offloads: p.offloads,
 	}
 }
 
@@ -193,12 +256,15 @@ func (p *Port) ReadBatch(pkts []*buf.Packet) (int, error) {
 	if len(pkts) == 0 {
 		return 0, nil
 	}
-	p.rxPkts, p.rxN, p.rxBytesN, p.rxOver, p.rxErrno = pkts, 0, 0, 0, 0
+	p.rxPkts, p.rxN, p.rxBytesN, p.rxOver, p.rxSuperN, p.rxErrno = pkts, 0, 0, 0, 0, 0
 	err := p.rc.Read(p.readFn)
 	n := p.rxN
-	p.rxPkts, p.rxIov[0].Base = nil, nil // keep nothing of the caller's
+	p.rxPkts, p.rxIov[p.rxRoom].Base = nil, nil // keep nothing of the caller's
 	if p.rxOver > 0 {
 		p.rxOversize.Add(p.rxOver)
+	}
+	if p.rxSuperN > 0 {
+		p.rxSuper.Add(p.rxSuperN)
 	}
 	if n > 0 {
 		p.rxFrames.Add(uint64(n))
@@ -229,19 +295,32 @@ func (p *Port) doRead(fd uintptr) bool {
 			p.rxErrno = unix.ENOBUFS // a packet without room: the caller's bug
 			return true
 		}
-		p.rxIov[0].Base = &room[0]
-		p.rxIov[0].SetLen(len(room))
-		r, _, e := unix.Syscall(unix.SYS_READV, fd, uintptr(unsafe.Pointer(&p.rxIov[0])), uintptr(len(p.rxIov)))
+		iov := &p.rxIov[p.rxRoom]
+		iov.Base = &room[0]
+		iov.SetLen(len(room))
+		r, _, e := unix.Syscall(unix.SYS_READV, fd, uintptr(unsafe.Pointer(&p.rxIovs[0])), uintptr(len(p.rxIovs)))
 		switch {
 		case e == 0 && r == 0:
 			return p.rxN > 0 // not expected from a TAP: treat as nothing to read
 		case e == 0:
-			if int(r) > len(room) {
+			n := int(r)
+			if p.offload {
+				if n < buf.VirtioHdrLen {
+					p.rxOver++ // cannot happen: the kernel writes the header first
+					continue
+				}
+				n -= buf.VirtioHdrLen
+				pkt.Meta.GSO = buf.ReadGSO(p.rxHdr[:])
+				if pkt.Meta.GSO.Super() {
+					p.rxSuperN++
+				}
+			}
+			if n > len(room) {
 				p.rxOver++
 				continue
 			}
-			pkt.SetLen(int(r))
-			p.rxBytesN += uint64(r)
+			pkt.SetLen(n)
+			p.rxBytesN += uint64(n)
 			p.rxN++
 		case e == unix.EINTR:
 		case e == unix.EAGAIN:
@@ -260,12 +339,15 @@ func (p *Port) WriteBatch(pkts []*buf.Packet) (int, error) {
 	if p.closed.Load() {
 		return 0, net.ErrClosed
 	}
-	p.txPkts, p.txNext, p.txFramesN, p.txBytesN, p.txErrs, p.txErrno = pkts, 0, 0, 0, 0, 0
+	p.txPkts, p.txNext, p.txFramesN, p.txBytesN, p.txSuperN, p.txErrs, p.txErrno = pkts, 0, 0, 0, 0, 0, 0
 	err := p.rc.Write(p.writeFn)
 	sent := p.txNext
-	p.txPkts = nil
+	p.txPkts, p.txIov[1].Base = nil, nil
 	p.txFrames.Add(p.txFramesN)
 	p.txBytes.Add(p.txBytesN)
+	if p.txSuperN > 0 {
+		p.txSuper.Add(p.txSuperN)
+	}
 	if p.txErrs > 0 {
 		p.txErrors.Add(p.txErrs)
 	}
@@ -285,17 +367,32 @@ func (p *Port) WriteBatch(pkts []*buf.Packet) (int, error) {
 // writability.
 func (p *Port) doWrite(fd uintptr) bool {
 	for p.txNext < len(p.txPkts) {
-		d := p.txPkts[p.txNext].Data()
+		pkt := p.txPkts[p.txNext]
+		d := pkt.Data()
 		if len(d) == 0 {
 			p.txErrs++
 			p.txNext++
 			continue
 		}
-		_, _, e := unix.Syscall(unix.SYS_WRITE, fd, uintptr(unsafe.Pointer(&d[0])), uintptr(len(d)))
+		var e unix.Errno
+		if p.offload {
+			// The header the frame came with (zero for a plain frame):
+			// the kernel segments super-frames and completes partial
+			// checksums.
+			pkt.Meta.GSO.Put(p.txHdr[:])
+			p.txIov[1].Base = &d[0]
+			p.txIov[1].SetLen(len(d))
+			_, _, e = unix.Syscall(unix.SYS_WRITEV, fd, uintptr(unsafe.Pointer(&p.txIov[0])), 2)
+		} else {
+			_, _, e = unix.Syscall(unix.SYS_WRITE, fd, uintptr(unsafe.Pointer(&d[0])), uintptr(len(d)))
+		}
 		switch e {
 		case 0:
 			p.txFramesN++
 			p.txBytesN += uint64(len(d))
+			if pkt.Meta.GSO.Super() {
+				p.txSuperN++
+			}
 			p.txNext++
 		case unix.EINTR:
 		case unix.EAGAIN:

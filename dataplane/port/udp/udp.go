@@ -15,6 +15,11 @@ type Config struct {
 	// is treated as IPv4. An IPv6 zone selects the interface of a
 	// link-local address.
 	Addr netip.AddrPort
+	// NoGSO turns off UDP_SEGMENT sends (runs of datagrams to one address
+	// in one system call); NoGRO turns off UDP_GRO receives. Both are on
+	// by default where the kernel has them, and GSO turns itself off if
+	// the kernel refuses it.
+	NoGSO, NoGRO bool
 	// Batch is the number of datagrams per ReadBatch and WriteBatch
 	// system call, at most MaxBatch; 0 means port.DefaultBatchSize.
 	Batch int
@@ -45,6 +50,9 @@ type Stats struct {
 	TxTooBig      uint64 // refused with EMSGSIZE: above the path MTU or the UDP limit
 	TxUnreachable uint64 // invalid or wrong-family destination, or no route / refused
 	TxOther       uint64 // refused for any other reason
+	RxGRO         uint64 // coalesced receives (several datagrams in one)
+	TxGSO         uint64 // sends of several datagrams in one (UDP_SEGMENT)
+	GSO, GRO      bool   // whether the port uses them
 }
 
 var _ port.Port = (*Port)(nil)
