@@ -61,6 +61,16 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
+# skiff bench: two sites in network namespaces, every row (skiff
+# configurations) and the anchors (bare veth, kernel VXLAN, wireguard-go
+# with BENCHFLAGS="--wireguard-go PATH") measured in one run, a table at
+# the end. Needs root; removes everything it created, also when
+# interrupted. E.g. make bench BENCHFLAGS="--quick --json bench.json".
+BENCHFLAGS ?=
+.PHONY: bench
+bench: build
+	$(BIN) bench $(BENCHFLAGS)
+
 # Two sites in network namespaces, a tunnel between them, a ping and a
 # 200 MB TCP transfer through it, and each node's counters. Needs root;
 # removes everything it created, also when interrupted.

@@ -59,7 +59,9 @@ func commands() []*command {
 	return []*command{
 		{name: "up", args: "-c FILE", summary: "run a node until SIGINT or SIGTERM, then remove what it created", setup: setupUp},
 		{name: "status", args: "[-c FILE | -s SOCKET] [-json]", summary: "show a running node's peers, paths, sessions, traffic and drops", setup: setupStatus},
-		{name: "traffic", args: "-l ADDR | -c ADDR [-n BYTES]", summary: "send or receive a TCP transfer of seeded bytes and report its SHA-256 and rate", setup: setupTraffic},
+		{name: "traffic", args: "(-l ADDR | -c ADDR) [-u | -e] [FLAGS]", summary: "send, receive or echo benchmark traffic (TCP transfers, paced UDP load, UDP round trips) and report it", setup: setupTraffic},
+		{name: "impair", args: "-l ADDR -t ADDR [-drop P] [-delay D] [-jitter D] [-reorder P] [-dup P] [-seed N]", summary: "relay UDP datagrams to a target, dropping, delaying, reordering and duplicating them", setup: setupImpair},
+		{name: "bench", args: "[--quick] [--rows LIST] [--row SPEC]... [--json FILE] [--svg FILE] [--wireguard-go PATH]", summary: "measure skiff against veth, kernel VXLAN and wireguard-go in network namespaces it creates and removes", setup: setupBench},
 		{name: "check", args: "-c FILE", summary: "validate a config file and report every problem in it", setup: setupCheck},
 		{name: "example", summary: "print a commented example config", setup: setupExample},
 		{name: "keygen", summary: "print a new random pre-shared key (base64)", setup: setupKeygen},
