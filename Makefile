@@ -28,7 +28,7 @@ test: lint test-unit test-race test-e2e
 	$(MAKE) --no-print-directory fuzz FUZZTIME=$(TEST_FUZZTIME)
 
 test-unit:
-	$(GO) test -count=1 $(UNIT_PKGS)
+	$(GO) test -count=1 -p 1 $(UNIT_PKGS)
 
 test-race:
 	$(GO) test -count=1 -race -short $(UNIT_PKGS)

@@ -269,8 +269,12 @@ func runProbes(t *testing.T, p Params, seed uint64, n, rate int) probeRun {
 		return max(sent-int(d.c.received.Load()), int(d.c.forwarded.Load()-uint64(target.count.Load())))
 	})
 	waitFor(t, "the relay to receive and send every probe", func() bool {
+		// Every copy of every datagram received is accounted for: sent
+		// on or dropped. (Queued == 0 alone is not enough: the sender may
+		// hold a batch it took off the queue and has not sent yet.)
 		s := d.stats()
-		return s.Received == uint64(n) && s.Queued == 0 && uint64(target.count.Load()) == s.Forwarded
+		return s.Received == uint64(n) && s.Queued == 0 && s.Forwarded+s.Dropped == s.Received+s.Duplicated &&
+			uint64(target.count.Load()) == s.Forwarded
 	})
 	target.mu.Lock()
 	defer target.mu.Unlock()
