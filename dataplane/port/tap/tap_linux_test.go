@@ -490,8 +490,17 @@ func TestAllocs(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector allocates")
 	}
+	for _, offload := range []bool{false, true} {
+		t.Run(fmt.Sprintf("offload=%v", offload), func(t *testing.T) { testAllocs(t, offload) })
+	}
+}
+
+// testAllocs: writing ARP requests for the device's address into the kernel
+// and reading its replies back allocates nothing per batch, with and
+// without the offload header.
+func testAllocs(t *testing.T, offload bool) {
 	ns := nstest.New(t)
-	p := openIn(t, ns, Config{Name: "skt0", Address: netip.MustParsePrefix("10.201.0.1/24"), Batch: 16})
+	p := openIn(t, ns, Config{Name: "skt0", Address: netip.MustParsePrefix("10.201.0.1/24"), Batch: 16, Offload: offload})
 	ns.Quiet(t, "skt0")
 	pool := buf.NewPool(buf.DefaultSize, 64)
 	out := buf.NewBatch(pool, 16)
