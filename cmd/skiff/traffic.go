@@ -21,7 +21,7 @@ import (
 // trafficModes is the end of "skiff help traffic".
 const trafficModes = `
 Modes (each prints one line, or with -json one JSON object, on stdout):
-  TCP receive (tcp)         -l ADDR [-P N]
+  TCP receive (tcp)         -l ADDR [-P N] [-nosha]
   TCP send (tcp)            -c ADDR (-n BYTES | -t DURATION) [-P N] [-seed S]
   UDP sink (udp-sink)       -u -l ADDR
   UDP generator (udp-gen)   -u -c ADDR [-s SIZE] [-r PPS] [-t DURATION]
