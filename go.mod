@@ -11,3 +11,7 @@ require (
 	golang.org/x/crypto v0.58.0
 	golang.org/x/sys v0.49.0
 )
+
+require github.com/cilium/ebpf v0.22.0 // indirect
+
+tool github.com/cilium/ebpf/cmd/bpf2go

@@ -24,7 +24,7 @@ import (
 
 	"github.com/skiffnet/skiff/dataplane/buf"
 	"github.com/skiffnet/skiff/dataplane/packet"
-	"github.com/skiffnet/skiff/dataplane/port/internal/nstest"
+	"github.com/skiffnet/skiff/internal/nstest"
 )
 
 const etherTypeTest = 0x88B5 // IEEE 802 local experimental EtherType

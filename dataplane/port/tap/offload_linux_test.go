@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/skiffnet/skiff/dataplane/buf"
-	"github.com/skiffnet/skiff/dataplane/port/internal/nstest"
+	"github.com/skiffnet/skiff/internal/nstest"
 )
 
 // Two offloading TAP devices in two namespaces, joined by an in-process

@@ -20,7 +20,7 @@ import (
 
 	"github.com/skiffnet/skiff/dataplane/buf"
 	"github.com/skiffnet/skiff/dataplane/packet"
-	"github.com/skiffnet/skiff/dataplane/port/internal/nstest"
+	"github.com/skiffnet/skiff/internal/nstest"
 )
 
 var (

@@ -2,7 +2,7 @@
 
 //go:build linux
 
-// Package nstest gives the ports' root tests throw-away network namespaces:
+// Package nstest gives root tests throw-away network namespaces:
 // create one, run code inside it (sockets and devices made there stay
 // there), set up links and addresses through netlink, delete it at the end.
 package nstest
