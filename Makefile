@@ -15,7 +15,7 @@ BIN      := bin/skiff
 FUZZTIME      ?= 30s
 TEST_FUZZTIME ?= 40000x
 
-.PHONY: all build test test-unit test-race test-e2e fuzz bench-micro lint demo clean
+.PHONY: all build test test-unit test-race test-e2e fuzz bench-micro lint demo clean generate check-generated
 
 all: build
 
@@ -28,7 +28,7 @@ UNIT_PKGS = $$($(GO) list ./... | grep -v /e2e)
 # The whole suite: lint, every unit and in-memory test (with the seeds of
 # every fuzz target), the race detector on the short suite, the end-to-end
 # tests in network namespaces (root), and a brief run of every fuzz target.
-test: lint test-unit test-race test-e2e
+test: lint check-generated test-unit test-race test-e2e
 	$(MAKE) --no-print-directory fuzz FUZZTIME=$(TEST_FUZZTIME)
 
 test-unit:
@@ -63,6 +63,17 @@ fuzz:
 # Fails if any benchmark allocates.
 bench-micro:
 	$(GO) test -run '^$$' -bench . -benchmem ./dataplane/... | $(GO) run ./bench/microtable
+
+# Regenerates bpf/'s XDP objects and their Go bindings with bpf2go,
+# installing clang, llvm and libbpf-dev first if they are missing (root).
+# The output is committed, so building needs no clang.
+generate:
+	bpf/generate.sh
+
+# Fails if bpf/'s committed objects differ from what the C compiles to
+# (only where clang is installed; without it the check says so and passes).
+check-generated:
+	bpf/checkgen.sh
 
 lint:
 	$(GO) vet ./...

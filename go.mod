@@ -12,6 +12,6 @@ require (
 	golang.org/x/sys v0.49.0
 )
 
-require github.com/cilium/ebpf v0.22.0 // indirect
+require github.com/cilium/ebpf v0.22.0
 
 tool github.com/cilium/ebpf/cmd/bpf2go

@@ -173,6 +173,7 @@ func TestDefaults(t *testing.T) {
 		RekeyAfter: 2 * time.Minute,
 		Local:      Local{Type: LocalTAP, Name: "skiff0", MTU: 1500},
 		Underlay: Underlay{
+			Type:         UnderlayUDP,
 			Listen:       []netip.AddrPort{netip.MustParseAddrPort("0.0.0.0:4800")},
 			MTU:          1500,
 			MTUPolicy:    MTUFragment,
@@ -228,7 +229,7 @@ log: {level: debug}
 	if c.Node != (Node{"N.o_d-e9", 65519}) || c.Suite != wire.SuiteChaCha20Poly1305 || !c.LZ4 || c.RekeyAfter != 24*time.Hour {
 		t.Errorf("top: %+v", c)
 	}
-	if c.Local != (Local{Type: LocalAFPacket, Name: "enp1s0f0"}) {
+	if fmt.Sprintf("%+v", c.Local) != fmt.Sprintf("%+v", Local{Type: LocalAFPacket, Name: "enp1s0f0"}) {
 		t.Errorf("local: %+v", c.Local)
 	}
 	u := c.Underlay
@@ -403,14 +404,25 @@ var badCases = []struct {
 	{"rekey bad unit", minimal + "rekey_after: 2 minutes\n", 14, "rekey_after", "want a duration"},
 	{"missing local", strings.Replace(minimal, "local:\n  type: tap\n", "", 1), 1, "local", "required"},
 	{"missing local type", strings.Replace(minimal, "  type: tap\n", "  name: x\n", 1), 7, "local.type", "required"},
-	{"bad local type", strings.Replace(minimal, "type: tap", "type: tun", 1), 8, "local.type", `unknown value "tun" (want one of tap, afpacket)`},
+	{"bad local type", strings.Replace(minimal, "type: tap", "type: tun", 1), 8, "local.type", `unknown value "tun" (want one of tap, afpacket, afxdp)`},
+	{"afxdp no name", strings.Replace(minimal, "type: tap", "type: afxdp", 1), 7, "local.name", "required for afxdp"},
+	{"afxdp address", strings.Replace(minimal, "type: tap", "type: afxdp\n  name: eth1\n  address: 10.0.0.1/24", 1), 10, "local.address", "only for type tap"},
+	{"afxdp vlan 0", strings.Replace(minimal, "type: tap", "type: afxdp\n  name: eth1\n  vlans: [10, 0]", 1), 10, "local.vlans[1]", "out of range 1..4094"},
+	{"afxdp vlan twice", strings.Replace(minimal, "type: tap", "type: afxdp\n  name: eth1\n  vlans: [10, 10]", 1), 10, "local.vlans[1]", "VLAN 10 listed twice"},
+	{"afxdp vlans empty", strings.Replace(minimal, "type: tap", "type: afxdp\n  name: eth1\n  vlans: []", 1), 10, "local.vlans", "empty list"},
+	{"afxdp queues", strings.Replace(minimal, "type: tap", "type: afxdp\n  name: eth1\n  queues: 65", 1), 10, "local.queues", "out of range 0..64"},
+	{"tap vlans", strings.Replace(minimal, "type: tap", "type: tap\n  vlans: [10]", 1), 9, "local.vlans", "only for type afxdp"},
+	{"underlay type", strings.Replace(minimal, "version: 1", "version: 1\nunderlay:\n  type: dpdk", 1), 3, "underlay.type", `unknown value "dpdk" (want one of udp, afxdp)`},
+	{"underlay afxdp no interface", strings.Replace(minimal, "version: 1", "version: 1\nunderlay:\n  type: afxdp", 1), 2, "underlay.interface", "required for type afxdp"},
+	{"underlay afxdp two listen", strings.Replace(minimal, "version: 1", "version: 1\nunderlay:\n  type: afxdp\n  interface: eth0\n  listen: [\"0.0.0.0:1\", \"0.0.0.0:2\"]", 1), 5, "underlay.listen", "type afxdp takes one address"},
+	{"underlay udp interface", strings.Replace(minimal, "version: 1", "version: 1\nunderlay:\n  interface: eth0", 1), 3, "underlay.interface", "only for type afxdp"},
 	{"long tap name", strings.Replace(minimal, "type: tap", "type: tap\n  name: abcdefghijklmnop", 1), 9, "local.name", "longer than 15"},
 	{"tap name slash", strings.Replace(minimal, "type: tap", "type: tap\n  name: a/b", 1), 9, "local.name", "contains '/'"},
 	{"bad address", strings.Replace(minimal, "type: tap", "type: tap\n  address: 10.99.0.1", 1), 9, "local.address", "want an address with prefix length"},
 	{"bad address prefix", strings.Replace(minimal, "type: tap", "type: tap\n  address: 10.99.0.1/33", 1), 9, "local.address", "want an address with prefix length"},
 	{"address and bridge", strings.Replace(minimal, "type: tap", "type: tap\n  address: 10.99.0.1/24\n  bridge: br0", 1), 10, "local.bridge", "mutually exclusive"},
 	{"tap mtu too big", strings.Replace(minimal, "type: tap", "type: tap\n  mtu: 9001", 1), 9, "local.mtu", "9001 out of range 576..9000"},
-	{"tap promisc", strings.Replace(minimal, "type: tap", "type: tap\n  promisc: true", 1), 9, "local.promisc", "only for type afpacket"},
+	{"tap promisc", strings.Replace(minimal, "type: tap", "type: tap\n  promisc: true", 1), 9, "local.promisc", "only for types afpacket and afxdp"},
 	{"afpacket without name", strings.Replace(minimal, "type: tap", "type: afpacket", 1), 7, "local.name", "required for afpacket"},
 	{"afpacket address", strings.Replace(minimal, "type: tap", "type: afpacket\n  name: eth1\n  address: 10.0.0.1/24", 1), 10, "local.address", "only for type tap"},
 	{"afpacket mtu", strings.Replace(minimal, "type: tap", "type: afpacket\n  name: eth1\n  mtu: 1500", 1), 10, "local.mtu", "only for type tap"},

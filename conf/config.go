@@ -162,9 +162,13 @@ const (
 	// LocalAFPacket is an existing NIC read and written raw, like EthUDP -e
 	// ("afpacket").
 	LocalAFPacket
+	// LocalAFXDP is an existing NIC read and written through AF_XDP
+	// sockets fed by skiff's XDP program ("afxdp"); where XDP cannot
+	// attach, skiff falls back to afpacket and logs it.
+	LocalAFXDP
 )
 
-var localTypeNames = map[LocalType]string{LocalTAP: "tap", LocalAFPacket: "afpacket"}
+var localTypeNames = map[LocalType]string{LocalTAP: "tap", LocalAFPacket: "afpacket", LocalAFXDP: "afxdp"}
 
 func (t LocalType) String() string {
 	if s, ok := localTypeNames[t]; ok {
@@ -175,11 +179,12 @@ func (t LocalType) String() string {
 
 // Local is the L2 side of the node.
 type Local struct {
-	// Type is tap or afpacket (key local.type, required).
+	// Type is tap, afpacket or afxdp (key local.type, required).
 	Type LocalType
 	// Name is the interface name, at most 15 characters, no '/', ':' or
 	// blanks (key local.name). For tap it is the device to create (default
-	// "skiff0"); for afpacket the existing NIC to attach to (required).
+	// "skiff0"); for afpacket and afxdp the existing NIC to attach to
+	// (required).
 	Name string
 	// Address is the tap device's address and prefix length, IPv4 or IPv6,
 	// such as 10.99.0.1/24 (key local.address, tap only, optional). It is
@@ -190,11 +195,43 @@ type Local struct {
 	// exclusive with Address.
 	Bridge string
 	// MTU is the tap device's MTU (key local.mtu, tap only, default 1500,
-	// range 576..9000). It is 0 for afpacket, whose NIC keeps its own MTU.
+	// range 576..9000). It is 0 for afpacket and afxdp, whose NIC keeps
+	// its own MTU.
 	MTU int
 	// Promisc puts the NIC in promiscuous mode (key local.promisc,
-	// afpacket only, default true). It is false for tap.
+	// afpacket and afxdp, default true). It is false for tap.
 	Promisc bool
+	// VLANs, if set, restricts an afxdp port to the frames of these
+	// 802.1Q/802.1ad VLANs (outer tag); the NIC's other frames stay with
+	// the kernel (key local.vlans, afxdp only, a list of ids 1..4094,
+	// default: every frame).
+	VLANs []uint16
+	// Queues is how many of the NIC's queues get an AF_XDP socket and a
+	// worker, from queue 0 (key local.queues, afxdp only, default 0 =
+	// every receive queue the NIC has, range 0..64).
+	Queues int
+}
+
+// UnderlayType is how the underlay sends and receives.
+type UnderlayType uint8
+
+const (
+	// UnderlayUDP is the kernel's UDP sockets ("udp", the default).
+	UnderlayUDP UnderlayType = iota + 1
+	// UnderlayAFXDP is AF_XDP sockets on Underlay.Interface fed by
+	// skiff's XDP program, with skiff building the outer headers
+	// ("afxdp"); where XDP cannot attach, skiff falls back to udp and
+	// logs it.
+	UnderlayAFXDP
+)
+
+var underlayTypeNames = map[UnderlayType]string{UnderlayUDP: "udp", UnderlayAFXDP: "afxdp"}
+
+func (t UnderlayType) String() string {
+	if s, ok := underlayTypeNames[t]; ok {
+		return s
+	}
+	return fmt.Sprintf("underlaytype(%d)", uint8(t))
 }
 
 // MTUPolicy says what happens to frames whose encapsulation exceeds
@@ -226,6 +263,14 @@ func (p MTUPolicy) String() string {
 
 // Underlay is the UDP side of the node.
 type Underlay struct {
+	// Type is udp or afxdp (key underlay.type, default udp).
+	Type UnderlayType
+	// Interface is the NIC an afxdp underlay attaches to (key
+	// underlay.interface, required for afxdp, not allowed for udp).
+	Interface string
+	// Queues is how many of the NIC's queues get an AF_XDP socket (key
+	// underlay.queues, afxdp only, default 0 = every receive queue).
+	Queues int
 	// Listen are the local UDP addresses to receive on and send from (key
 	// underlay.listen, a list, default ["0.0.0.0:4800"]). Each is an
 	// address and a port in 1..65535; none appears twice. IPv4-mapped IPv6

@@ -235,24 +235,33 @@ func (d *decoder) local(f field) Local {
 		d.failf(f.line, f.path, "required (type tap or afpacket)")
 		return l
 	}
-	get := d.mapping(f.val, f.line, f.path, "type", "name", "address", "bridge", "mtu", "promisc")
+	get := d.mapping(f.val, f.line, f.path, "type", "name", "address", "bridge", "mtu", "promisc", "vlans", "queues")
 	typ := get("type")
-	switch d.choice(typ, "tap", "afpacket") {
+	switch d.choice(typ, "tap", "afpacket", "afxdp") {
 	case 0:
 		l.Type = LocalTAP
 	case 1:
 		l.Type = LocalAFPacket
+	case 2:
+		l.Type = LocalAFXDP
 	default:
 		if !typ.set() {
-			d.failf(typ.line, typ.path, "required (tap or afpacket)")
+			d.failf(typ.line, typ.path, "required (tap, afpacket or afxdp)")
 		}
 		return l
 	}
 
 	l.Name = d.ifName(get("name"))
-	if l.Type == LocalAFPacket {
+	if l.Type != LocalAFXDP {
+		for _, k := range []string{"vlans", "queues"} {
+			if g := get(k); g.set() {
+				d.failf(g.line, g.path, "only for type afxdp")
+			}
+		}
+	}
+	if l.Type == LocalAFPacket || l.Type == LocalAFXDP {
 		if !get("name").set() {
-			d.failf(f.line, f.path+".name", "required for afpacket: the NIC to attach to")
+			d.failf(f.line, f.path+".name", "required for %v: the NIC to attach to", l.Type)
 		}
 		for _, k := range []string{"address", "bridge", "mtu"} {
 			if g := get(k); g.set() {
@@ -260,6 +269,10 @@ func (d *decoder) local(f field) Local {
 			}
 		}
 		l.Promisc = d.boolean(get("promisc"), true)
+		if l.Type == LocalAFXDP {
+			l.VLANs = d.vlanList(get("vlans"))
+			l.Queues = int(d.integer(get("queues"), 0, 0, 64))
+		}
 		return l
 	}
 
@@ -267,7 +280,7 @@ func (d *decoder) local(f field) Local {
 		l.Name = DefaultTAPName
 	}
 	if g := get("promisc"); g.set() {
-		d.failf(g.line, g.path, "only for type afpacket")
+		d.failf(g.line, g.path, "only for types afpacket and afxdp")
 	}
 	if s, ok := d.text(get("address")); ok {
 		p, err := netip.ParsePrefix(s)
@@ -283,6 +296,31 @@ func (d *decoder) local(f field) Local {
 	}
 	l.MTU = int(d.integer(get("mtu"), DefaultLocalMTU, 576, 9000))
 	return l
+}
+
+// vlanList decodes a list of VLAN ids 1..4094, none twice.
+func (d *decoder) vlanList(f field) []uint16 {
+	if !f.set() {
+		return nil
+	}
+	var ids []uint16
+	seen := map[int64]int{}
+	for _, it := range d.list(f) {
+		v := d.integer(it, 0, 1, 4094)
+		if !it.set() || v == 0 {
+			continue
+		}
+		if l, dup := seen[v]; dup {
+			d.failf(it.line, it.path, "VLAN %d listed twice (first on line %d)", v, l)
+			continue
+		}
+		seen[v] = it.line
+		ids = append(ids, uint16(v))
+	}
+	if f.val.Kind == yaml.SequenceNode && len(f.val.Content) == 0 {
+		d.failf(f.line, f.path, "empty list (want VLAN ids 1..4094, or leave vlans out for every frame)")
+	}
+	return ids
 }
 
 // ifName decodes a Linux interface name; "" if unset or wrong.
@@ -305,8 +343,27 @@ func (d *decoder) ifName(f field) string {
 }
 
 func (d *decoder) underlay(f field) Underlay {
-	get := d.mapping(f.val, f.line, f.path, "listen", "mtu", "mtu_policy", "mss", "socket_buffer")
-	u := Underlay{MTUPolicy: MTUFragment}
+	get := d.mapping(f.val, f.line, f.path, "type", "interface", "queues", "listen", "mtu", "mtu_policy", "mss", "socket_buffer")
+	u := Underlay{Type: UnderlayUDP, MTUPolicy: MTUFragment}
+	if d.choice(get("type"), "udp", "afxdp") == 1 {
+		u.Type = UnderlayAFXDP
+	}
+	u.Interface = d.ifName(get("interface"))
+	if u.Type == UnderlayAFXDP {
+		if !get("interface").set() {
+			d.failf(f.line, f.path+".interface", "required for type afxdp: the NIC the underlay traffic uses")
+		}
+		u.Queues = int(d.integer(get("queues"), 0, 0, 64))
+		if l := get("listen"); l.set() && l.val.Kind == yaml.SequenceNode && len(l.val.Content) > 1 {
+			d.failf(l.line, l.path, "type afxdp takes one address (its port is the one the XDP program steers), got %d", len(l.val.Content))
+		}
+	} else {
+		for _, k := range []string{"interface", "queues"} {
+			if g := get(k); g.set() {
+				d.failf(g.line, g.path, "only for type afxdp")
+			}
+		}
+	}
 
 	seen := map[netip.AddrPort]int{}
 	for _, it := range d.list(get("listen")) {

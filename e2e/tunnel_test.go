@@ -3,7 +3,10 @@
 package e2e
 
 import (
+	"encoding/json"
+
 	"fmt"
+	"github.com/skiffnet/skiff/control/api"
 	"strings"
 	"testing"
 	"time"
@@ -14,9 +17,11 @@ import (
 // nothing needs fragments), LZ4-on runs use fragment (full-size frames split
 // in two), so both policies are covered.
 func TestMatrix(t *testing.T) {
-	for _, kind := range []string{"tap", "bridge", "afpacket"} {
+	for _, kind := range []string{"tap", "bridge", "afpacket", "afxdp", "afpacket+xdp-underlay", "afxdp+xdp-underlay"} {
 		t.Run(kind, func(t *testing.T) {
-			tp := newTopo(t, kind, 1)
+			lan, xdpUnderlay := strings.CutSuffix(kind, "+xdp-underlay")
+			tp := newTopo(t, lan, 1)
+			tp.xdpUnderlay = xdpUnderlay
 			for _, suite := range []string{"none", "aes-128-gcm", "aes-256-gcm", "chacha20-poly1305"} {
 				for _, lz4 := range []bool{false, true} {
 					policy := "clamp"
@@ -38,12 +43,43 @@ func TestMatrix(t *testing.T) {
 						if lz4 && st.Tx.Fragments == 0 {
 							t.Error("fragment policy with 1500-byte frames, but nothing was fragmented")
 						}
+						for _, n := range []*node{a, b} {
+							checkXDP(t, n.status(), lan == "afxdp", xdpUnderlay)
+						}
 						a.stop()
 						b.stop()
 					})
 				}
 			}
 		})
+	}
+}
+
+// checkXDP fails unless the node runs AF_XDP where asked (not a fallback),
+// and its XDP program redirected traffic.
+func checkXDP(t *testing.T, st *api.Status, lan, underlay bool) {
+	t.Helper()
+	ports := map[string]api.PortInfo{"local": st.Local, "underlay": st.Underlay[0]}
+	for name, want := range map[string]bool{"local": lan, "underlay": underlay} {
+		p := ports[name]
+		if (p.Type == "afxdp") != want {
+			t.Fatalf("%s port is %s (afxdp wanted: %v)", name, p.Type, want)
+		}
+		if !want {
+			continue
+		}
+		b, _ := json.Marshal(p.Stats)
+		var s struct {
+			RxFrames, TxFrames uint64
+			BadDescs           uint64
+			XDP                map[string]uint64
+		}
+		if err := json.Unmarshal(b, &s); err != nil {
+			t.Fatal(err)
+		}
+		if s.RxFrames == 0 || s.TxFrames == 0 || s.XDP["redirect/redirected"] == 0 || s.BadDescs != 0 {
+			t.Fatalf("%s afxdp port stats: %s", name, b)
+		}
 	}
 }
 

@@ -39,10 +39,12 @@ import (
 // Ports opens the node's devices. The defaults open real ones (see
 // DefaultPorts); tests pass in-memory ports.
 type Ports struct {
-	// Local opens the L2 side described by the config.
-	Local func(c *conf.Config) (port.Port, error)
-	// Underlay opens one UDP socket; it returns the bound address.
-	Underlay func(addr netip.AddrPort, socketBuffer int) (port.Port, netip.AddrPort, error)
+	// Local opens the L2 side described by the config; log takes the
+	// line about a fallback (afxdp to afpacket).
+	Local func(c *conf.Config, log *slog.Logger) (port.Port, error)
+	// Underlay opens the underlay port for one listen address of the
+	// config; it returns the bound address.
+	Underlay func(c *conf.Config, addr netip.AddrPort, log *slog.Logger) (port.Port, netip.AddrPort, error)
 }
 
 // Options tunes a node.
@@ -143,14 +145,14 @@ func New(cfg *conf.Config, opt Options) (n *Node, err error) {
 		}
 	}()
 	for _, a := range cfg.Underlay.Listen {
-		u, bound, err := opt.Ports.Underlay(a, cfg.Underlay.SocketBuffer)
+		u, bound, err := opt.Ports.Underlay(cfg, a, n.log)
 		if err != nil {
 			return n, fmt.Errorf("underlay: %w", err)
 		}
 		n.underlays = append(n.underlays, u)
 		n.bound = append(n.bound, bound)
 	}
-	local, err := opt.Ports.Local(cfg)
+	local, err := opt.Ports.Local(cfg, n.log)
 	if err != nil {
 		return n, fmt.Errorf("local: %w", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -55,8 +56,10 @@ func startSite(t *testing.T, name string, id int, peerName string, peerID int, p
 		t.Fatal(err)
 	}
 	n, err := New(c, Options{Tick: 20 * time.Millisecond, Ports: Ports{
-		Local:    func(*conf.Config) (port.Port, error) { return loc, nil },
-		Underlay: func(netip.AddrPort, int) (port.Port, netip.AddrPort, error) { return ul, ul.Addr, nil },
+		Local: func(*conf.Config, *slog.Logger) (port.Port, error) { return loc, nil },
+		Underlay: func(*conf.Config, netip.AddrPort, *slog.Logger) (port.Port, netip.AddrPort, error) {
+			return ul, ul.Addr, nil
+		},
 	}})
 	if err != nil {
 		t.Fatal(err)
@@ -173,8 +176,10 @@ func TestNewErrors(t *testing.T) {
 	}
 	closed := false
 	_, err = New(c, Options{Ports: Ports{
-		Local: func(*conf.Config) (port.Port, error) { return nil, fmt.Errorf("tap: skf0: operation not permitted") },
-		Underlay: func(a netip.AddrPort, _ int) (port.Port, netip.AddrPort, error) {
+		Local: func(*conf.Config, *slog.Logger) (port.Port, error) {
+			return nil, fmt.Errorf("tap: skf0: operation not permitted")
+		},
+		Underlay: func(_ *conf.Config, a netip.AddrPort, _ *slog.Logger) (port.Port, netip.AddrPort, error) {
 			p, _ := porttest.NewPair(8, 8)
 			return closeSpy{p, &closed}, a, nil
 		},

@@ -4,24 +4,26 @@ package node
 
 import (
 	"fmt"
+	"log/slog"
 	"net/netip"
 
 	"github.com/skiffnet/skiff/conf"
 	"github.com/skiffnet/skiff/control/api"
 	"github.com/skiffnet/skiff/dataplane/port"
 	"github.com/skiffnet/skiff/dataplane/port/afpacket"
+	"github.com/skiffnet/skiff/dataplane/port/afxdp"
 	"github.com/skiffnet/skiff/dataplane/port/tap"
 	"github.com/skiffnet/skiff/dataplane/port/udp"
 )
 
 // DefaultPorts opens real devices: a TAP device (with an address or on a
-// bridge) or a raw NIC (AF_PACKET) on the local side, UDP sockets on the
-// underlay.
+// bridge), a raw NIC (AF_PACKET) or a NIC through AF_XDP on the local side;
+// UDP sockets or AF_XDP on the underlay.
 func DefaultPorts() Ports {
-	return Ports{Local: openLocal, Underlay: openUDP}
+	return Ports{Local: openLocal, Underlay: openUnderlay}
 }
 
-func openLocal(c *conf.Config) (port.Port, error) {
+func openLocal(c *conf.Config, log *slog.Logger) (port.Port, error) {
 	l := c.Local
 	// Each branch returns a nil interface on error, never a typed nil
 	// pointer, so callers can test the port against nil.
@@ -32,6 +34,19 @@ func openLocal(c *conf.Config) (port.Port, error) {
 			return nil, err
 		}
 		return p, nil
+	case conf.LocalAFXDP:
+		p, err := afxdp.OpenLAN(afxdp.LANConfig{Name: l.Name, Promisc: l.Promisc, VLANs: l.VLANs, Queues: l.Queues})
+		if err == nil {
+			st := p.Stats()
+			log.Info("local afxdp", "nic", l.Name, "queues", st.Queues, "mode", st.Mode)
+			return p, nil
+		}
+		if len(l.VLANs) > 0 {
+			// afpacket cannot leave the other VLANs to the kernel.
+			return nil, fmt.Errorf("%w (and local.vlans has no afpacket fallback)", err)
+		}
+		log.Warn("local: AF_XDP unavailable, falling back to afpacket", "nic", l.Name, "err", err)
+		fallthrough
 	case conf.LocalAFPacket:
 		p, err := afpacket.Open(afpacket.Config{Name: l.Name, Promisc: l.Promisc})
 		if err != nil {
@@ -54,12 +69,22 @@ func offloadable(c *conf.Config) bool {
 	return true
 }
 
-func openUDP(addr netip.AddrPort, socketBuffer int) (port.Port, netip.AddrPort, error) {
-	u, err := udp.Listen(udp.Config{Addr: addr, SocketBuffer: socketBuffer})
+func openUnderlay(c *conf.Config, addr netip.AddrPort, log *slog.Logger) (port.Port, netip.AddrPort, error) {
+	u := c.Underlay
+	if u.Type == conf.UnderlayAFXDP {
+		p, err := afxdp.OpenUnderlay(afxdp.UnderlayConfig{Interface: u.Interface, Addr: addr, SocketBuffer: u.SocketBuffer, Queues: u.Queues})
+		if err == nil {
+			st := p.Stats()
+			log.Info("underlay afxdp", "nic", u.Interface, "addr", p.LocalAddr(), "queues", st.Queues, "mode", st.Mode)
+			return p, p.LocalAddr(), nil
+		}
+		log.Warn("underlay: AF_XDP unavailable, falling back to udp", "nic", u.Interface, "err", err)
+	}
+	p, err := udp.Listen(udp.Config{Addr: addr, SocketBuffer: u.SocketBuffer})
 	if err != nil {
 		return nil, netip.AddrPort{}, err
 	}
-	return u, u.LocalAddr(), nil
+	return p, p.LocalAddr(), nil
 }
 
 // portInfo describes a port for skiff status.
@@ -71,6 +96,10 @@ func portInfo(p port.Port) api.PortInfo {
 		return api.PortInfo{Type: "afpacket", Name: p.Name(), Stats: p.Stats()}
 	case *udp.Port:
 		return api.PortInfo{Type: "udp", Name: p.LocalAddr().String(), Stats: p.Stats()}
+	case *afxdp.LAN:
+		return api.PortInfo{Type: "afxdp", Name: p.Name(), Stats: p.Stats()}
+	case *afxdp.Underlay:
+		return api.PortInfo{Type: "afxdp", Name: p.Name() + " " + p.LocalAddr().String(), Stats: p.Stats()}
 	}
 	return api.PortInfo{Type: fmt.Sprintf("%T", p)}
 }

@@ -57,11 +57,11 @@ func TestEngineLoopAllocs(t *testing.T) {
 	step := func() {
 		lanA.WriteBatch(frames.Pkts)
 		n, _ := locA.ReadBatch(inA.Pkts)
-		a.txBatch(tx, inA.Pkts[:n], outA)
+		a.txBatch(tx, inA.Pkts[:n], outA, 0)
 		delivered := 0
 		for delivered < len(frames.Pkts) {
 			n, _ = ulB.ReadBatch(inB.Pkts)
-			b.rxBatch(rx, inB.Pkts[:n], outB)
+			b.rxBatch(rx, inB.Pkts[:n], outB, 0)
 			k, _ := lanB.ReadBatch(got.Pkts)
 			delivered += k
 		}

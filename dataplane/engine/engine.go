@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 
-// Package engine runs the dataplane: one transmit worker goroutine for the
-// local port and one receive worker per underlay port (socket), each moving
+// Package engine runs the dataplane: one transmit worker goroutine per
+// queue of the local port and one receive worker per queue of each
+// underlay port (a socket, or an AF_XDP socket per NIC queue), each moving
 // batches from a port through a pipeline into another port.
 //
 //	local port --ReadBatch--> [tx worker: pipeline.Tx] --WriteBatch--> underlay port[route.Port]
@@ -60,9 +61,14 @@ type Engine struct {
 
 	tx, rx pipeline.Stats
 
-	wmu []sync.Mutex // per underlay port: serialises writes of the tx worker and Send
-	lmu sync.Mutex   // serialises local writes of the rx workers
-	wg  sync.WaitGroup
+	// Ports with several queues (port.Queuer) get a worker per queue.
+	local []port.Port   // the local port's queues: one tx worker each
+	ltx   int           // local queues that take writes
+	lmu   []sync.Mutex  // per local queue: serialises writes of the rx workers
+	under [][]port.Port // per underlay port, its queues: one rx worker each
+	utx   []int         // per underlay port, the queues that take writes
+	wmu   [][]sync.Mutex
+	wg    sync.WaitGroup
 
 	closed  atomic.Bool
 	errOnce sync.Once
@@ -83,7 +89,15 @@ func New(c Config, s *pipeline.Snapshot) *Engine {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	e := &Engine{cfg: c, log: log, done: make(chan struct{}), wmu: make([]sync.Mutex, len(c.Underlays))}
+	e := &Engine{cfg: c, log: log, done: make(chan struct{})}
+	e.local, e.ltx = port.Queues(c.Local)
+	e.lmu = make([]sync.Mutex, e.ltx)
+	for _, u := range c.Underlays {
+		qs, tx := port.Queues(u)
+		e.under = append(e.under, qs)
+		e.utx = append(e.utx, tx)
+		e.wmu = append(e.wmu, make([]sync.Mutex, tx))
+	}
 	e.snap.Store(s)
 	return e
 }
@@ -96,10 +110,15 @@ func (e *Engine) Snapshot() *pipeline.Snapshot { return e.snap.Load() }
 
 // Start starts the workers.
 func (e *Engine) Start() {
-	e.wg.Add(1 + len(e.cfg.Underlays))
-	go e.txLoop()
-	for i := range e.cfg.Underlays {
-		go e.rxLoop(i)
+	for i := range e.local {
+		e.wg.Add(1)
+		go e.txLoop(i)
+	}
+	for i, qs := range e.under {
+		for q := range qs {
+			e.wg.Add(1)
+			go e.rxLoop(i, q)
+		}
 	}
 }
 
@@ -164,9 +183,9 @@ func (e *Engine) Send(port int, b []byte, to netip.AddrPort) error {
 	}
 	p.Addr = to
 	pkts := [1]*buf.Packet{p}
-	e.wmu[port].Lock()
-	n, err := e.cfg.Underlays[port].WriteBatch(pkts[:])
-	e.wmu[port].Unlock()
+	e.wmu[port][0].Lock()
+	n, err := e.under[port][0].WriteBatch(pkts[:])
+	e.wmu[port][0].Unlock()
 	if err == nil && n != 1 {
 		err = fmt.Errorf("engine: underlay port %d refused a datagram to %v", port, to)
 	}
@@ -177,10 +196,12 @@ func (e *Engine) Send(port int, b []byte, to netip.AddrPort) error {
 // from a port before it gives up.
 const maxTransient = 10
 
-func (e *Engine) txLoop() {
+// txLoop is the transmit worker of local queue lq.
+func (e *Engine) txLoop(lq int) {
 	defer e.wg.Done()
 	pool := e.cfg.Pool
-	bs := e.cfg.Local.BatchSize()
+	local := e.local[lq]
+	bs := local.BatchSize()
 	// Input and output slots exchange packets, so both must be big enough
 	// for what the local port reads (super-frames with offloads).
 	rp := port.ReadPool(e.cfg.Local, pool)
@@ -191,7 +212,7 @@ func (e *Engine) txLoop() {
 	tx := pipeline.NewTx(&e.tx)
 	errs := 0
 	for {
-		n, err := e.cfg.Local.ReadBatch(in.Pkts)
+		n, err := local.ReadBatch(in.Pkts)
 		if err != nil {
 			if e.fatal("local read", err, &errs) {
 				return
@@ -199,23 +220,24 @@ func (e *Engine) txLoop() {
 			continue
 		}
 		errs = 0
-		e.txBatch(tx, in.Pkts[:n], out)
+		e.txBatch(tx, in.Pkts[:n], out, lq)
 		if e.closed.Load() {
 			return
 		}
 	}
 }
 
-// txBatch runs one read batch through tx and writes the datagrams.
-func (e *Engine) txBatch(tx *pipeline.Tx, in []*buf.Packet, out *buf.Batch) {
+// txBatch runs one read batch through tx and writes the datagrams; lq, the
+// local queue it came from, picks the underlay queue.
+func (e *Engine) txBatch(tx *pipeline.Tx, in []*buf.Packet, out *buf.Batch, lq int) {
 	s := e.snap.Load()
 	for done := 0; done < len(in); {
 		done += tx.Process(s, in[done:], out)
-		e.writeUnderlay(s.Route.Port, out)
+		e.writeUnderlay(s.Route.Port, lq, out)
 	}
 }
 
-func (e *Engine) writeUnderlay(port int, out *buf.Batch) {
+func (e *Engine) writeUnderlay(port, lq int, out *buf.Batch) {
 	if out.N == 0 {
 		return
 	}
@@ -225,9 +247,10 @@ func (e *Engine) writeUnderlay(port int, out *buf.Batch) {
 		out.N = 0
 		return
 	}
-	e.wmu[port].Lock()
-	n, err := e.cfg.Underlays[port].WriteBatch(out.Pkts[:out.N])
-	e.wmu[port].Unlock()
+	q := lq % e.utx[port]
+	e.wmu[port][q].Lock()
+	n, err := e.under[port][q].WriteBatch(out.Pkts[:out.N])
+	e.wmu[port][q].Unlock()
 	if n < out.N {
 		e.tx.Drops[stage.PortWrite].Add(uint64(out.N - n))
 		e.tx.Out.Add(^uint64(out.N - n - 1))
@@ -238,10 +261,11 @@ func (e *Engine) writeUnderlay(port int, out *buf.Batch) {
 	out.N = 0
 }
 
-func (e *Engine) rxLoop(port int) {
+// rxLoop is the receive worker of queue uq of underlay port.
+func (e *Engine) rxLoop(port, uq int) {
 	defer e.wg.Done()
 	pool := e.cfg.Pool
-	u := e.cfg.Underlays[port]
+	u := e.under[port][uq]
 	bs := u.BatchSize()
 	in := buf.NewBatch(pool, bs)
 	out := buf.NewBatch(pool, bs)
@@ -263,23 +287,25 @@ func (e *Engine) rxLoop(port int) {
 			continue
 		}
 		errs = 0
-		e.rxBatch(rx, in.Pkts[:n], out)
+		e.rxBatch(rx, in.Pkts[:n], out, uq%e.ltx)
 		if e.closed.Load() {
 			return
 		}
 	}
 }
 
-func (e *Engine) rxBatch(rx *pipeline.Rx, in []*buf.Packet, out *buf.Batch) {
+// rxBatch runs one read batch through rx and writes the frames to local
+// queue lq.
+func (e *Engine) rxBatch(rx *pipeline.Rx, in []*buf.Packet, out *buf.Batch, lq int) {
 	s := e.snap.Load()
 	for done := 0; done < len(in); {
 		done += rx.Process(s, in[done:], out)
 		if out.N == 0 {
 			continue
 		}
-		e.lmu.Lock()
-		n, err := e.cfg.Local.WriteBatch(out.Pkts[:out.N])
-		e.lmu.Unlock()
+		e.lmu[lq].Lock()
+		n, err := e.local[lq].WriteBatch(out.Pkts[:out.N])
+		e.lmu[lq].Unlock()
 		if n < out.N {
 			e.rx.Drops[stage.PortWrite].Add(uint64(out.N - n))
 			e.rx.Out.Add(^uint64(out.N - n - 1))

@@ -48,3 +48,22 @@ func ReadPool(p Port, def *buf.Pool) *buf.Pool {
 	}
 	return def
 }
+
+// Queuer is implemented by ports with several device queues (AF_XDP: one
+// socket per NIC queue). Queues returns a Port per queue, each to be read
+// by its own worker; writers spread over the first tx of them (the rest
+// only receive). The queues share the parent's lifetime: closing the
+// parent closes them.
+type Queuer interface {
+	Queues() (queues []Port, tx int)
+}
+
+// Queues returns p's queues, or p alone.
+func Queues(p Port) ([]Port, int) {
+	if q, ok := p.(Queuer); ok {
+		if qs, tx := q.Queues(); len(qs) > 0 && tx > 0 {
+			return qs, tx
+		}
+	}
+	return []Port{p}, 1
+}
