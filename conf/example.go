@@ -50,11 +50,14 @@ rekey_after: 2m
 
 # The L2 side (required): where the frames to carry come from.
 local:
-  # tap: a TAP device that skiff creates (EthUDP -i and -b), or
-  # afpacket: an existing NIC whose frames are carried raw (EthUDP -e).
+  # tap: a TAP device that skiff creates (EthUDP -i and -b),
+  # afpacket: an existing NIC whose frames are carried raw (EthUDP -e), or
+  # afxdp: an existing NIC read through AF_XDP sockets fed by skiff's XDP
+  # program, the fast path (falls back to afpacket, with a log line, where
+  # XDP cannot attach).
   type: tap
   # tap: the name of the device to create, default skiff0.
-  # afpacket: the NIC to attach to (required). At most 15 characters.
+  # afpacket, afxdp: the NIC to attach to (required). At most 15 characters.
   name: skiff0
   # tap only, optional: an address and prefix length for the device, IPv4
   # or IPv6.
@@ -64,11 +67,26 @@ local:
   # bridge: br0
   # tap only: the device's MTU, 576..9000, default 1500.
   mtu: 1500
-  # afpacket only: put the NIC in promiscuous mode, default true.
+  # afpacket and afxdp: put the NIC in promiscuous mode, default true.
   # promisc: true
+  # afxdp only, optional: carry only the frames of these VLANs (outer tag,
+  # ids 1..4094); the NIC's other frames stay with the kernel.
+  # vlans: [10, 20]
+  # afxdp only: how many NIC queues (from 0) get a socket and a worker;
+  # 0..64, default 0 = every receive queue.
+  # queues: 0
 
 # The UDP side.
 underlay:
+  # udp (kernel UDP sockets, the default) or afxdp: skiff's XDP program
+  # steers skiff's UDP port on interface to AF_XDP sockets, skiff builds
+  # the outer headers itself (falls back to udp, with a log line, where XDP
+  # cannot attach). afxdp takes exactly one listen address.
+  # type: udp
+  # afxdp only (required there): the NIC the underlay traffic uses.
+  # interface: eth0
+  # afxdp only: NIC queues that get a socket, 0..64, default 0 = all.
+  # queues: 0
   # Local addresses to listen on and send from, each address:port with a
   # port in 1..65535; [::]:4800 for IPv6. Default ["0.0.0.0:4800"].
   listen: ["0.0.0.0:4800"]

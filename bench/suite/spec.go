@@ -31,10 +31,10 @@ type Row struct {
 	Suite    string // cipher suite, default aes-256-gcm
 	LZ4      bool
 	Policy   string // underlay.mtu_policy: clamp (default), fragment, none
-	Local    string // tap (default) or afpacket
+	Local    string // tap (default), afpacket or afxdp
 	LocalMTU int    // MTU of the LAN side; 0 = automatic (see InnerMTU)
 	Codec    string // skiff (default) or vxlan (site-b is then a kernel vxlan device)
-	Underlay string // underlay port: udp (the only one so far)
+	Underlay string // underlay port: udp (default) or afxdp
 
 	// All kinds: MTU of the veth underlay; 0 = 1500.
 	UnderlayMTU int
@@ -159,11 +159,11 @@ const RowSpecHelp = "a custom row, `SPEC` = comma-separated key=value: " +
 	"suite=none|aes-128-gcm|aes-192-gcm|aes-256-gcm|chacha20-poly1305 (default aes-256-gcm), " +
 	"lz4=on|off (default off), " +
 	"policy=clamp|fragment|none (underlay.mtu_policy, default clamp), " +
-	"local=tap|afpacket (default tap; afpacket runs the traffic in host namespaces behind the sites), " +
+	"local=tap|afpacket|afxdp (default tap; afpacket and afxdp run the traffic in host namespaces behind the sites), " +
 	"local_mtu=N (576..9000; default with clamp: what fits one datagram, else 1500; frames/s of 9000-byte frames are measured when N >= 8986), " +
 	"underlay_mtu=N (576..65535, default 1500), " +
 	"codec=skiff|vxlan (vxlan: skiff at site-a, a kernel vxlan device at site-b; no suite, no lz4), " +
-	"underlay=udp (the underlay port; the only one so far). Repeatable"
+	"underlay=udp|afxdp (the underlay port, default udp). Repeatable"
 
 // ParseRow parses a --row SPEC: comma-separated key=value pairs (see
 // RowSpecHelp).
@@ -220,8 +220,8 @@ func ParseRow(spec string) (Row, error) {
 			}
 			r.Policy = v
 		case "local":
-			if v != "tap" && v != "afpacket" {
-				return Row{}, bad("tap or afpacket")
+			if v != "tap" && v != "afpacket" && v != "afxdp" {
+				return Row{}, bad("tap, afpacket or afxdp")
 			}
 			r.Local = v
 		case "local_mtu", "underlay_mtu":
@@ -244,8 +244,8 @@ func ParseRow(spec string) (Row, error) {
 			}
 			r.Codec = v
 		case "underlay":
-			if v != "udp" {
-				return Row{}, bad("udp (afxdp and memif rows come later)")
+			if v != "udp" && v != "afxdp" {
+				return Row{}, bad("udp or afxdp (memif rows come later)")
 			}
 			r.Underlay = v
 		default:
@@ -306,6 +306,9 @@ func (r Row) autoName() string {
 	if r.Local != defaultLocal {
 		parts = append(parts, r.Local)
 	}
+	if r.Underlay != defaultUnderlay {
+		parts = append(parts, r.Underlay+"-underlay")
+	}
 	if r.Policy != defaultPolicy {
 		parts = append(parts, r.Policy)
 	}
@@ -334,10 +337,15 @@ var Catalog = []struct {
 	{Row{Name: "skiff-chacha20-poly1305", Suite: "chacha20-poly1305"}, true, false},
 	{Row{Name: "skiff-aes-256-gcm-frag9000", Suite: "aes-256-gcm", Policy: "fragment", LocalMTU: 9000}, true, false},
 	{Row{Name: "skiff-aes-256-gcm-jumbo9000", Suite: "aes-256-gcm", Policy: "fragment", LocalMTU: 9000, UnderlayMTU: 9100}, true, false},
+	// The AF_XDP fast path (LAN and underlay) against the afpacket/udp
+	// path it replaces.
+	{Row{Name: "skiff-aes-256-gcm-afpacket", Suite: "aes-256-gcm", Local: "afpacket"}, true, false},
+	{Row{Name: "skiff-aes-256-gcm-afxdp", Suite: "aes-256-gcm", Local: "afxdp", Underlay: "afxdp"}, true, false},
 	// Not in the default run; pick with --rows.
 	{Row{Name: "skiff-aes-128-gcm", Suite: "aes-128-gcm"}, false, false},
 	{Row{Name: "skiff-aes-256-gcm-fragment", Suite: "aes-256-gcm", Policy: "fragment", LocalMTU: 1500}, false, false},
-	{Row{Name: "skiff-aes-256-gcm-afpacket", Suite: "aes-256-gcm", Local: "afpacket"}, false, false},
+	{Row{Name: "skiff-none-afpacket", Suite: "none", Local: "afpacket"}, false, false},
+	{Row{Name: "skiff-none-afxdp", Suite: "none", Local: "afxdp", Underlay: "afxdp"}, false, false},
 	{Row{Name: "skiff-vxlan", Codec: "vxlan"}, false, false},
 }
 

@@ -54,12 +54,12 @@ func TestParseRow(t *testing.T) {
 		{"suite=rot13", "suite=rot13"},
 		{"lz4=maybe", "on or off"},
 		{"policy=squeeze", "clamp, fragment or none"},
-		{"local=tun", "tap or afpacket"},
+		{"local=tun", "tap, afpacket or afxdp"},
 		{"local_mtu=100", "576..9000"},
 		{"local_mtu=x", "576..9000"},
 		{"underlay_mtu=70000", "576..65535"},
 		{"codec=gre", "skiff or vxlan"},
-		{"underlay=afxdp", "udp"},
+		{"underlay=memif", "udp or afxdp"},
 		{"colour=red", "unknown key"},
 		{"name=a,name=b", "twice"},
 		{"name=a b", "without spaces"},
@@ -124,8 +124,8 @@ func TestSelectRows(t *testing.T) {
 		wg     bool
 		want   string
 	}{
-		{nil, nil, false, false, "veth,vxlan,skiff-none,skiff-aes-256-gcm,skiff-aes-256-gcm-lz4,skiff-chacha20-poly1305,skiff-aes-256-gcm-frag9000,skiff-aes-256-gcm-jumbo9000"},
-		{nil, nil, false, true, "veth,vxlan,wireguard-go,skiff-none,skiff-aes-256-gcm,skiff-aes-256-gcm-lz4,skiff-chacha20-poly1305,skiff-aes-256-gcm-frag9000,skiff-aes-256-gcm-jumbo9000"},
+		{nil, nil, false, false, "veth,vxlan,skiff-none,skiff-aes-256-gcm,skiff-aes-256-gcm-lz4,skiff-chacha20-poly1305,skiff-aes-256-gcm-frag9000,skiff-aes-256-gcm-jumbo9000,skiff-aes-256-gcm-afpacket,skiff-aes-256-gcm-afxdp"},
+		{nil, nil, false, true, "veth,vxlan,wireguard-go,skiff-none,skiff-aes-256-gcm,skiff-aes-256-gcm-lz4,skiff-chacha20-poly1305,skiff-aes-256-gcm-frag9000,skiff-aes-256-gcm-jumbo9000,skiff-aes-256-gcm-afpacket,skiff-aes-256-gcm-afxdp"},
 		{nil, nil, true, false, "veth,vxlan,skiff-none,skiff-aes-256-gcm"},
 		{nil, []Row{custom}, true, false, "veth,vxlan,skiff-none,skiff-aes-256-gcm,mine"},
 		{[]string{"skiff-vxlan", "veth"}, nil, false, false, "skiff-vxlan,veth"},

@@ -249,7 +249,7 @@ node: {name: %[1]s, id: %[2]d}
 lz4: %[5]v
 local: %[6]s
 underlay:
-  listen: ["%[7]s"]
+%[16]s  listen: ["%[7]s"]
   mtu: %[8]d
   mtu_policy: %[9]s
 peers:
@@ -267,7 +267,7 @@ log: {level: warn}
 func (bd *bed) startSkiff(ctx context.Context) error {
 	row := bd.row
 	mtu := row.InnerMTU()
-	if row.Local == "afpacket" {
+	if row.Local == "afpacket" || row.Local == "afxdp" {
 		var err error
 		if bd.ha, err = bd.lab.NS("host-a"); err != nil {
 			return err
@@ -293,6 +293,14 @@ func (bd *bed) startSkiff(ctx context.Context) error {
 			if err := h.Addr("lan0", []string{innerA, innerB}[i]+"/24"); err != nil {
 				return err
 			}
+			if row.Local == "afxdp" {
+				// A veth leaves checksums to an offload that never runs;
+				// AF_XDP carries frames as they are, so the hosts must
+				// checksum in software, as a NIC would on the wire.
+				if out, err := h.Run("ethtool", "-K", "lan0", "tx", "off"); err != nil {
+					return fmt.Errorf("ethtool -K lan0 tx off (ethtool is needed for local=afxdp rows): %w: %s", err, out)
+				}
+			}
 		}
 	}
 	psk, err := wire.GeneratePSK()
@@ -311,8 +319,15 @@ func (bd *bed) startSkiff(ctx context.Context) error {
 	for i := range sites {
 		ns := []*netns.NS{bd.a, bd.b}[i]
 		local := fmt.Sprintf("{type: tap, name: skf0, address: %s/24, mtu: %d}", []string{innerA, innerB}[i], mtu)
-		if row.Local == "afpacket" {
+		switch row.Local {
+		case "afpacket":
 			local = "{type: afpacket, name: lan0}"
+		case "afxdp":
+			local = "{type: afxdp, name: lan0}"
+		}
+		underlayType := ""
+		if row.Underlay == "afxdp" {
+			underlayType = "  type: afxdp\n  interface: ul0\n"
 		}
 		pskLine, vniLine := fmt.Sprintf("psk: {key: %q}\n", psk.String()), ""
 		listen, remote := underlay[i]+":"+skiffPort, underlay[1-i]+":"+skiffPort
@@ -324,7 +339,7 @@ func (bd *bed) startSkiff(ctx context.Context) error {
 		}
 		sock := filepath.Join(bd.dir, names[i]+".sock")
 		cfg := fmt.Sprintf(skiffConfig, names[i], i+1, pskLine, suite, lz4, local, listen, row.UnderlayMTU, row.Policy,
-			names[1-i], 2-i, row.Codec, vniLine, remote, sock)
+			names[1-i], 2-i, row.Codec, vniLine, remote, sock, underlayType)
 		path := filepath.Join(bd.dir, names[i]+".yaml")
 		if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 			return err

@@ -11,6 +11,7 @@ import (
 	"io"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -132,6 +133,8 @@ func printStatus(w io.Writer, s *api.Status) {
 	fmt.Fprintf(tw, "rx (peer to local)\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t\n", s.Rx.Packets, s.Rx.Bytes, s.Rx.Out, s.Rx.OutBytes, s.Rx.LZ4, s.Rx.Fragments, s.Rx.DropsTotal)
 	tw.Flush()
 
+	printXDP(w, append([]api.PortInfo{s.Local}, s.Underlay...))
+
 	drops := map[string]uint64{}
 	for k, v := range s.Tx.Drops {
 		drops["tx "+k] = v
@@ -158,4 +161,36 @@ func printStatus(w io.Writer, s *api.Status) {
 		fmt.Fprintf(tw, "%s\t%d\n", k, drops[k])
 	}
 	tw.Flush()
+}
+
+// printXDP prints, for each AF_XDP port, how its sockets are bound, its
+// counters and its XDP program's verdicts by reason.
+func printXDP(w io.Writer, ports []api.PortInfo) {
+	for _, p := range ports {
+		st, ok := p.Stats.(map[string]any)
+		if !ok || p.Type != "afxdp" {
+			continue
+		}
+		num := func(k string) string {
+			if v, ok := st[k].(float64); ok {
+				return strconv.FormatFloat(v, 'f', 0, 64)
+			}
+			return "-"
+		}
+		fmt.Fprintf(w, "\nafxdp %s: %v, %s queue(s); rx %s frames, tx %s frames, tx ring full %s, bad descriptors %s\n",
+			p.Name, st["Mode"], num("Queues"), num("RxFrames"), num("TxFrames"), num("TxFull"), num("BadDescs"))
+		xdp, _ := st["XDP"].(map[string]any)
+		keys := make([]string, 0, len(xdp))
+		for k := range xdp {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "XDP VERDICT/REASON\tFRAMES")
+		for _, k := range keys {
+			v, _ := xdp[k].(float64)
+			fmt.Fprintf(tw, "%s\t%s\n", k, strconv.FormatFloat(v, 'f', 0, 64))
+		}
+		tw.Flush()
+	}
 }
