@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -142,8 +143,17 @@ func TestTwoNodes(t *testing.T) {
 					t.Fatal(err)
 				}
 				got := 0
+				// A lost frame must fail the test, not hang it: close the
+				// reading port after a while and show both sides' counters.
+				var timedOut atomic.Bool
+				timer := time.AfterFunc(10*time.Second, func() { timedOut.Store(true); dir[1].lan.Close() })
 				for got < len(frames) {
 					n, err := dir[1].lan.ReadBatch(pkts)
+					if timedOut.Load() {
+						sa, sb := status(t, a.sock), status(t, b.sock)
+						t.Fatalf("%d of %d frames arrived in 10s; a: peer %+v tx %+v rx %+v; b: peer %+v tx %+v rx %+v",
+							got, len(frames), sa.Peers[0], sa.Tx, sa.Rx, sb.Peers[0], sb.Tx, sb.Rx)
+					}
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -154,6 +164,7 @@ func TestTwoNodes(t *testing.T) {
 						got++
 					}
 				}
+				timer.Stop()
 				buf.Default.PutN(pkts)
 			}
 			st := status(t, a.sock)

@@ -27,8 +27,15 @@ func (n *Node) Status() *api.Status {
 	for _, u := range n.underlays {
 		st.Underlay = append(st.Underlay, portInfo(u))
 	}
-	for _, p := range n.peers {
-		st.Peers = append(st.Peers, p.Status(now))
+	for i, p := range n.peers {
+		ps := p.Status(now)
+		if i == 0 && ps.State == "up" && s.Route.Session == nil {
+			// The peer has a session, but the dataplane's snapshot does
+			// not yet (it is published right after): until it does,
+			// frames would still be dropped, so the peer is not up.
+			ps.State = "handshaking"
+		}
+		st.Peers = append(st.Peers, ps)
 	}
 	if v := n.vxlan; v != nil {
 		st.Peers = append(st.Peers, peer.Status{Name: v.Name, Node: v.ID, State: "vxlan", Suite: "none",
