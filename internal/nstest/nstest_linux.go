@@ -155,3 +155,37 @@ func Veth(t *testing.T, ns1 *NS, name1 string, ns2 *NS, name2 string) {
 	ns1.LinkUp(t, name1)
 	ns2.LinkUp(t, name2)
 }
+
+// RawSocket opens an AF_PACKET socket in ns bound to ifname, for sending
+// and receiving test frames, with a 5 s receive timeout; with vnet it takes
+// a virtio_net_hdr in front of each frame. It is closed in t.Cleanup.
+func (ns *NS) RawSocket(t *testing.T, ifname string, vnet bool) int {
+	t.Helper()
+	ifindex := ns.Link(t, ifname).Attrs().Index
+	all := int(ethPAll())
+	var fd int
+	err := ns.Do(func() error {
+		var err error
+		if fd, err = unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, all); err != nil {
+			return err
+		}
+		if vnet {
+			if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_VNET_HDR, 1); err != nil {
+				return err
+			}
+		}
+		tv := unix.Timeval{Sec: 5}
+		if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
+			return err
+		}
+		return unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: ethPAll(), Ifindex: ifindex})
+	})
+	if err != nil {
+		t.Fatalf("raw socket on %s/%s: %v", ns.Name, ifname, err)
+	}
+	t.Cleanup(func() { unix.Close(fd) })
+	return fd
+}
+
+// ethPAll is ETH_P_ALL in network byte order, as AF_PACKET wants it.
+func ethPAll() uint16 { return uint16(unix.ETH_P_ALL)<<8 | uint16(unix.ETH_P_ALL)>>8 }

@@ -91,36 +91,6 @@ func next(t *testing.T, ch <-chan []byte, marker []byte) []byte {
 	}
 }
 
-// rawSock opens an AF_PACKET socket in ns bound to ifname, for sending and
-// receiving test frames; with vnet it takes a virtio_net_hdr in front of
-// each frame.
-func rawSock(t *testing.T, ns *nstest.NS, ifname string, vnet bool) int {
-	t.Helper()
-	ifindex := ns.Link(t, ifname).Attrs().Index
-	var fd int
-	err := ns.Do(func() error {
-		var err error
-		if fd, err = unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, int(htons(unix.ETH_P_ALL))); err != nil {
-			return err
-		}
-		if vnet {
-			if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_VNET_HDR, 1); err != nil {
-				return err
-			}
-		}
-		tv := unix.Timeval{Sec: 5}
-		if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
-			return err
-		}
-		return unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_ALL), Ifindex: ifindex})
-	})
-	if err != nil {
-		t.Fatalf("raw socket on %s/%s: %v", ns.Name, ifname, err)
-	}
-	t.Cleanup(func() { unix.Close(fd) })
-	return fd
-}
-
 // testFrame builds an Ethernet frame with the given tags (TPID<<16|TCI),
 // EtherType etherTypeTest and a payload starting with marker.
 func testFrame(tags []uint32, marker string, size int) []byte {
@@ -144,7 +114,7 @@ func TestVLANRestore(t *testing.T) {
 	m.Quiet(t, "m0")
 	p := openIn(t, m, Config{Name: "m0"})
 	frames := collect(t, p)
-	fd := rawSock(t, a, "a0", false)
+	fd := a.RawSocket(t, "a0", false)
 
 	tests := []struct {
 		name string
@@ -200,7 +170,7 @@ func TestVLANOffload(t *testing.T) {
 		}
 		close(frames)
 	}()
-	fd := rawSock(t, a, "a0", true)
+	fd := a.RawSocket(t, "a0", true)
 
 	for _, tc := range []struct {
 		name string
@@ -526,7 +496,7 @@ func TestOversize(t *testing.T) {
 	}
 	p := openIn(t, m, Config{Name: "m0"})
 	frames := collect(t, p)
-	fd := rawSock(t, a, "a0", false)
+	fd := a.RawSocket(t, "a0", false)
 	for _, f := range [][]byte{testFrame(nil, "jumbo", 9400), testFrame(nil, "small", 100)} {
 		if _, err := unix.Write(fd, f); err != nil {
 			t.Fatal(err)
@@ -607,7 +577,7 @@ func TestWrite(t *testing.T) {
 	a.Quiet(t, "a0")
 	m.Quiet(t, "m0")
 	p := openIn(t, m, Config{Name: "m0"})
-	fd := rawSock(t, a, "a0", false)
+	fd := a.RawSocket(t, "a0", false)
 
 	pool := buf.NewPool(buf.DefaultSize, 64)
 	var out []*buf.Packet
@@ -734,7 +704,7 @@ func TestAllocs(t *testing.T) {
 
 	// Super-frames of 10 segments, injected with a vnet header from a raw
 	// socket on v0, read 4 at a time.
-	fd := rawSock(t, m, "v0", true)
+	fd := m.RawSocket(t, "v0", true)
 	spec := frameSpec{tags: []uint32{0x8100<<16 | 10}, payload: 10 * 1000, flags: packet.TCPFlagACK}
 	frame, _, l4 := build(spec)
 	msg := make([]byte, vnetHdrLen+len(frame))

@@ -23,31 +23,6 @@ import (
 
 const etherTypeTest = 0x88B5 // IEEE 802 local experimental EtherType
 
-func htons(v uint16) uint16 { return v<<8 | v>>8 }
-
-// rawSock opens an AF_PACKET socket in ns bound to ifname.
-func rawSock(t *testing.T, ns *nstest.NS, ifname string) int {
-	t.Helper()
-	ifindex := ns.Link(t, ifname).Attrs().Index
-	var fd int
-	err := ns.Do(func() error {
-		var err error
-		if fd, err = unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, int(htons(unix.ETH_P_ALL))); err != nil {
-			return err
-		}
-		tv := unix.Timeval{Sec: 5}
-		if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
-			return err
-		}
-		return unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_ALL), Ifindex: ifindex})
-	})
-	if err != nil {
-		t.Fatalf("raw socket on %s/%s: %v", ns.Name, ifname, err)
-	}
-	t.Cleanup(func() { unix.Close(fd) })
-	return fd
-}
-
 // testFrame builds a frame of EtherType etherTypeTest (after tags), its
 // payload starting with a sequence number.
 func testFrame(tags []uint32, seq uint32, size int) []byte {
@@ -94,7 +69,7 @@ func lanPair(t *testing.T, mtu int) (*LAN, int, *nstest.NS, *nstest.NS) {
 		}
 	}
 	l := openLANIn(t, a, LANConfig{Name: "x0", Promisc: true})
-	return l, rawSock(t, b, "x1"), a, b
+	return l, b.RawSocket(t, "x1", false), a, b
 }
 
 func TestLANBothWays(t *testing.T) {
@@ -225,7 +200,7 @@ func TestLANVLANFilter(t *testing.T) {
 	a.Quiet(t, "x0")
 	b.Quiet(t, "x1")
 	l := openLANIn(t, a, LANConfig{Name: "x0", VLANs: []uint16{10}})
-	fd := rawSock(t, b, "x1")
+	fd := b.RawSocket(t, "x1", false)
 	for i, tg := range [][]uint32{{0x8100<<16 | 20}, nil, {0x8100<<16 | 10}} {
 		if _, err := unix.Write(fd, testFrame(tg, uint32(i), 100)); err != nil {
 			t.Fatal(err)
