@@ -73,21 +73,13 @@ func OpenLAN(c LANConfig) (_ *LAN, err error) {
 	if l.prog, err = bpf.LoadLAN(c.VLANs); err != nil {
 		return nil, fmt.Errorf("afxdp: %s: %w", c.Name, err)
 	}
-	nq := queueCount(link, c.Queues)
-	for q := range nq {
-		s, err := openSocket(socketConfig{ifindex: link.Attrs().Index, queue: q, copyOnly: c.CopyOnly})
-		if err != nil && q > 0 && c.Queues == 0 {
-			break // the NIC has fewer queues in use than it could have (veth)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("afxdp: %s: %w", c.Name, err)
-		}
+	err = openQueues(link, c.Queues, c.CopyOnly, l.prog, func(s *socket) {
 		lq := &lanQueue{s: s}
 		lq.super.q = lq
 		l.queues = append(l.queues, lq)
-		if err := l.prog.Register(q, s.fd); err != nil {
-			return nil, fmt.Errorf("afxdp: %s: queue %d: %w", c.Name, q, err)
-		}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("afxdp: %s: %w", c.Name, err)
 	}
 	if l.attach, err = l.prog.Attach(link.Attrs().Index); err != nil {
 		return nil, fmt.Errorf("afxdp: %s: %w", c.Name, err)
@@ -99,19 +91,6 @@ func OpenLAN(c LANConfig) (_ *LAN, err error) {
 		l.promisc = true
 	}
 	return l, nil
-}
-
-// queueCount is how many queues get a socket: want, or all the receive
-// queues the NIC has, at most bpf.MaxQueues.
-func queueCount(link netlink.Link, want int) int {
-	n := link.Attrs().NumRxQueues
-	if n < 1 {
-		n = 1
-	}
-	if want > 0 && want < n {
-		n = want
-	}
-	return min(n, bpf.MaxQueues)
 }
 
 // Name is the NIC's name.

@@ -47,6 +47,10 @@ type neighbours struct {
 // nothing (a neighbour that went away, a route change we missed).
 const refreshEvery = time.Second
 
+// settleAfter is how long a burst of neighbour or route changes may go on
+// before the table is refreshed once for all of it.
+const settleAfter = 10 * time.Millisecond
+
 // newNeighbours must be called in the network namespace of the NIC: the
 // resolver's netlink sockets belong to it, whatever thread runs them.
 func newNeighbours(ifindex int, mac net.HardwareAddr, local netip.Addr) (*neighbours, error) {
@@ -92,17 +96,32 @@ func (n *neighbours) start() {
 		defer n.wg.Done()
 		tick := time.NewTicker(refreshEvery)
 		defer tick.Stop()
+		// A burst of netlink events (an ARP exchange is several) causes
+		// one refresh, settleAfter after the first of them.
+		settle := time.NewTimer(time.Hour)
+		settle.Stop()
+		pending := false
+		changed := func() {
+			if !pending {
+				pending = true
+				settle.Reset(settleAfter)
+			}
+		}
 		for {
 			select {
 			case <-n.done:
+				settle.Stop()
 				return
 			case dst := <-n.want:
 				if _, ok := (*n.table.Load())[dst]; !ok {
 					n.set(dst, n.resolve(dst))
 				}
 			case <-updates:
-				n.refresh()
+				changed()
 			case <-routes:
+				changed()
+			case <-settle.C:
+				pending = false
 				n.refresh()
 			case <-tick.C:
 				n.refresh()

@@ -97,19 +97,11 @@ func OpenUnderlay(c UnderlayConfig) (_ *Underlay, err error) {
 	if u.prog, err = bpf.LoadUnderlay(u.local.Port()); err != nil {
 		return nil, fmt.Errorf("afxdp: %s: %w", c.Interface, err)
 	}
-	for q := range queueCount(link, c.Queues) {
-		s, err := openSocket(socketConfig{ifindex: link.Attrs().Index, queue: q, copyOnly: c.CopyOnly})
-		if err != nil && q > 0 && c.Queues == 0 {
-			break // the NIC has fewer queues in use than it could have (veth)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("afxdp: %s: %w", c.Interface, err)
-		}
-		uq := &uQueue{u: u, s: s}
-		u.queues = append(u.queues, uq)
-		if err := u.prog.Register(q, s.fd); err != nil {
-			return nil, fmt.Errorf("afxdp: %s: queue %d: %w", c.Interface, q, err)
-		}
+	err = openQueues(link, c.Queues, c.CopyOnly, u.prog, func(s *socket) {
+		u.queues = append(u.queues, &uQueue{u: u, s: s})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("afxdp: %s: %w", c.Interface, err)
 	}
 	if u.attach, err = u.prog.Attach(link.Attrs().Index); err != nil {
 		return nil, fmt.Errorf("afxdp: %s: %w", c.Interface, err)
