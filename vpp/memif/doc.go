@@ -9,6 +9,16 @@
 //	client --S2M ring: descriptors at head, publish head--> server reads [last, head), publishes tail
 //	client <--M2S ring: server fills posted buffers, publishes tail-- client reads [last, tail), re-posts
 //
-// This is the foundation of the memif port (issue 6); the sockets, the
-// regions and the port arrive next.
+// An Interface (iface.go) is one memif interface in either role: a client
+// creates its regions (sealed memfds) and rings, connects and reconnects;
+// a server listens, maps whatever regions the client offers (several,
+// as a zero-copy client does) and follows each descriptor's region and
+// offset, never the client's layout. The handshake (handshake.go) is
+// lock-step as a client and tolerates pipelining as a server. The data
+// path (session.go) moves batches: head and tail are published once per
+// batch, the eventfd is kicked once per batch and only when the consumer
+// has not masked interrupts, frames longer than a buffer are chained with
+// DescNext, and every descriptor a peer wrote is bounds-checked before it
+// is used. Disconnects tear the session down only after every ring's
+// lock has been taken, so no batch ever touches unmapped memory.
 package memif

@@ -10,14 +10,14 @@ import (
 	"unsafe"
 )
 
-func region(n int) []byte {
+func alignedMem(n int) []byte {
 	// 8-byte aligned backing, as an mmap'd region is.
 	w := make([]uint64, (n+7)/8)
 	return unsafe.Slice((*byte)(unsafe.Pointer(&w[0])), n)
 }
 
 func TestRingLayout(t *testing.T) {
-	mem := region(64 + RingLen(4) + 64)
+	mem := alignedMem(64 + RingLen(4) + 64)
 	r, err := NewRing(mem, 64, 4)
 	if err != nil {
 		t.Fatal(err)
@@ -45,7 +45,7 @@ func TestRingLayout(t *testing.T) {
 }
 
 func TestRingErrors(t *testing.T) {
-	mem := region(4096)
+	mem := alignedMem(4096)
 	for _, c := range []struct {
 		off  int
 		log2 uint8
@@ -67,7 +67,7 @@ func TestRingErrors(t *testing.T) {
 // TestRingHeadKeepsFlags: the client publishing head never loses a flags
 // write the server makes at the same time, nor the reverse.
 func TestRingHeadKeepsFlags(t *testing.T) {
-	r, err := NewRing(region(RingLen(4)), 0, 4)
+	r, err := NewRing(alignedMem(RingLen(4)), 0, 4)
 	if err != nil {
 		t.Fatal(err)
 	}
