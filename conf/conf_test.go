@@ -123,6 +123,11 @@ func TestExampleFiles(t *testing.T) {
 		t.Errorf("bridge local %+v, psk %v", br.Local, br.PSKSource)
 	}
 
+	vpp := mustLoad(t, "examples/vpp.yaml")
+	if m := vpp.Local.Memif; vpp.Local.Type != LocalMemif || m == nil || m.Socket != "/run/skiff/memif.sock" || !m.Server || m.Queues != 1 || m.RingSize != 1024 || m.BufferSize != 2048 || m.Poll {
+		t.Errorf("vpp local %+v memif %+v", vpp.Local, m)
+	}
+
 	fo := mustLoad(t, "examples/failover.yaml")
 	paths := fo.Peers[0].Paths
 	want := []Path{
@@ -404,7 +409,16 @@ var badCases = []struct {
 	{"rekey bad unit", minimal + "rekey_after: 2 minutes\n", 14, "rekey_after", "want a duration"},
 	{"missing local", strings.Replace(minimal, "local:\n  type: tap\n", "", 1), 1, "local", "required"},
 	{"missing local type", strings.Replace(minimal, "  type: tap\n", "  name: x\n", 1), 7, "local.type", "required"},
-	{"bad local type", strings.Replace(minimal, "type: tap", "type: tun", 1), 8, "local.type", `unknown value "tun" (want one of tap, afpacket, afxdp)`},
+	{"bad local type", strings.Replace(minimal, "type: tap", "type: tun", 1), 8, "local.type", `unknown value "tun" (want one of tap, afpacket, afxdp, memif)`},
+	{"memif no section", strings.Replace(minimal, "type: tap", "type: memif", 1), 7, "local.memif", "required for type memif"},
+	{"memif no socket", strings.Replace(minimal, "type: tap", "type: memif\n  memif:\n    id: 3", 1), 9, "local.memif.socket", "required"},
+	{"memif name", strings.Replace(minimal, "type: tap", "type: memif\n  name: x\n  memif:\n    socket: /s", 1), 9, "local.name", "not for type memif"},
+	{"memif role", strings.Replace(minimal, "type: tap", "type: memif\n  memif:\n    socket: /s\n    role: master", 1), 11, "local.memif.role", `unknown value "master" (want one of server, client)`},
+	{"memif ring", strings.Replace(minimal, "type: tap", "type: memif\n  memif:\n    socket: /s\n    ring_size: 1000", 1), 11, "local.memif.ring_size", "not a power of two"},
+	{"memif secret", strings.Replace(minimal, "type: tap", "type: memif\n  memif:\n    socket: /s\n    secret: 012345678901234567890123", 1), 11, "local.memif.secret", "at most 23 bytes"},
+	{"memif queues", strings.Replace(minimal, "type: tap", "type: memif\n  memif:\n    socket: /s\n    queues: 17", 1), 11, "local.memif.queues", "out of range 1..16"},
+	{"memif mode", strings.Replace(minimal, "type: tap", "type: memif\n  memif:\n    socket: /s\n    mode: busy", 1), 11, "local.memif.mode", `unknown value "busy"`},
+	{"tap memif", strings.Replace(minimal, "type: tap", "type: tap\n  memif:\n    socket: /s", 1), 9, "local.memif", "only for type memif"},
 	{"afxdp no name", strings.Replace(minimal, "type: tap", "type: afxdp", 1), 7, "local.name", "required for afxdp"},
 	{"afxdp address", strings.Replace(minimal, "type: tap", "type: afxdp\n  name: eth1\n  address: 10.0.0.1/24", 1), 10, "local.address", "only for type tap"},
 	{"afxdp vlan 0", strings.Replace(minimal, "type: tap", "type: afxdp\n  name: eth1\n  vlans: [10, 0]", 1), 10, "local.vlans[1]", "out of range 1..4094"},

@@ -166,9 +166,12 @@ const (
 	// sockets fed by skiff's XDP program ("afxdp"); where XDP cannot
 	// attach, skiff falls back to afpacket and logs it.
 	LocalAFXDP
+	// LocalMemif is a memif interface to a VPP router or another memif
+	// peer ("memif"), described by Local.Memif.
+	LocalMemif
 )
 
-var localTypeNames = map[LocalType]string{LocalTAP: "tap", LocalAFPacket: "afpacket", LocalAFXDP: "afxdp"}
+var localTypeNames = map[LocalType]string{LocalTAP: "tap", LocalAFPacket: "afpacket", LocalAFXDP: "afxdp", LocalMemif: "memif"}
 
 func (t LocalType) String() string {
 	if s, ok := localTypeNames[t]; ok {
@@ -179,7 +182,7 @@ func (t LocalType) String() string {
 
 // Local is the L2 side of the node.
 type Local struct {
-	// Type is tap, afpacket or afxdp (key local.type, required).
+	// Type is tap, afpacket, afxdp or memif (key local.type, required).
 	Type LocalType
 	// Name is the interface name, at most 15 characters, no '/', ':' or
 	// blanks (key local.name). For tap it is the device to create (default
@@ -210,6 +213,36 @@ type Local struct {
 	// worker, from queue 0 (key local.queues, afxdp only, default 0 =
 	// every receive queue the NIC has, range 0..64).
 	Queues int
+	// Memif describes a memif interface (key local.memif, required for
+	// and only for type memif).
+	Memif *Memif
+}
+
+// Memif is the local side on a memif interface (key local.memif).
+type Memif struct {
+	// Socket is the control socket: a filesystem path (relative to the
+	// config file's directory), or an abstract socket written @name or
+	// abstract:name (key socket, required).
+	Socket string
+	// ID is the interface id both ends name (key id, 0..2^32-1, default 0).
+	ID uint32
+	// Server: skiff listens and the peer (VPP) connects; otherwise skiff
+	// connects as the client and owns the shared memory (key role, server
+	// or client, default server).
+	Server bool
+	// Secret, if set, must match the peer's (key secret, at most 23 bytes).
+	Secret string
+	// Queues is the number of queue pairs (key queues, 1..16, default 1).
+	Queues int
+	// RingSize is the slots per ring when skiff is the client (key
+	// ring_size, a power of two 2..16384, default 1024).
+	RingSize int
+	// BufferSize is the bytes per buffer when skiff is the client (key
+	// buffer_size, 128..65535, default 2048); longer frames are chained.
+	BufferSize int
+	// Poll polls the receive rings instead of sleeping until the peer
+	// kicks an eventfd (key mode, interrupt or poll, default interrupt).
+	Poll bool
 }
 
 // UnderlayType is how the underlay sends and receives.

@@ -51,10 +51,11 @@ rekey_after: 2m
 # The L2 side (required): where the frames to carry come from.
 local:
   # tap: a TAP device that skiff creates (EthUDP -i and -b),
-  # afpacket: an existing NIC whose frames are carried raw (EthUDP -e), or
+  # afpacket: an existing NIC whose frames are carried raw (EthUDP -e),
   # afxdp: an existing NIC read through AF_XDP sockets fed by skiff's XDP
   # program, the fast path (falls back to afpacket, with a log line, where
-  # XDP cannot attach).
+  # XDP cannot attach), or
+  # memif: a VPP router's memif interface (shared memory), set up below.
   type: tap
   # tap: the name of the device to create, default skiff0.
   # afpacket, afxdp: the NIC to attach to (required). At most 15 characters.
@@ -75,6 +76,30 @@ local:
   # afxdp only: how many NIC queues (from 0) get a socket and a worker;
   # 0..64, default 0 = every receive queue.
   # queues: 0
+  # memif only (and required there): a memif interface to a VPP router or
+  # another memif peer (type: memif; name, address, mtu and the other keys
+  # above are not used). See "Attaching skiff to a VPP router" in the README.
+  # memif:
+  #   # The control socket: a path (relative to this file), or @name /
+  #   # abstract:name for an abstract socket. Required.
+  #   socket: /run/skiff/memif.sock
+  #   # The interface id both ends name, default 0.
+  #   id: 0
+  #   # server: skiff listens and the peer (VPP) connects, the default;
+  #   # client: skiff connects (and reconnects) and owns the shared memory.
+  #   role: server
+  #   # Optional, at most 23 bytes; must match the peer's.
+  #   secret: ""
+  #   # Queue pairs, 1..16, default 1.
+  #   queues: 1
+  #   # Client only: slots per ring (power of two 2..16384, default 1024)
+  #   # and bytes per buffer (128..65535, default 2048; longer frames are
+  #   # chained over several buffers).
+  #   ring_size: 1024
+  #   buffer_size: 2048
+  #   # interrupt (sleep until the peer kicks, the default) or poll (spin;
+  #   # lowest latency, one busy core per queue).
+  #   mode: interrupt
 
 # The UDP side.
 underlay:

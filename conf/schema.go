@@ -235,20 +235,34 @@ func (d *decoder) local(f field) Local {
 		d.failf(f.line, f.path, "required (type tap or afpacket)")
 		return l
 	}
-	get := d.mapping(f.val, f.line, f.path, "type", "name", "address", "bridge", "mtu", "promisc", "vlans", "queues")
+	get := d.mapping(f.val, f.line, f.path, "type", "name", "address", "bridge", "mtu", "promisc", "vlans", "queues", "memif")
 	typ := get("type")
-	switch d.choice(typ, "tap", "afpacket", "afxdp") {
+	switch d.choice(typ, "tap", "afpacket", "afxdp", "memif") {
 	case 0:
 		l.Type = LocalTAP
 	case 1:
 		l.Type = LocalAFPacket
 	case 2:
 		l.Type = LocalAFXDP
+	case 3:
+		l.Type = LocalMemif
 	default:
 		if !typ.set() {
-			d.failf(typ.line, typ.path, "required (tap, afpacket or afxdp)")
+			d.failf(typ.line, typ.path, "required (tap, afpacket, afxdp or memif)")
 		}
 		return l
+	}
+	if l.Type == LocalMemif {
+		for _, k := range []string{"name", "address", "bridge", "mtu", "promisc", "vlans", "queues"} {
+			if g := get(k); g.set() {
+				d.failf(g.line, g.path, "not for type memif (its settings go under local.memif)")
+			}
+		}
+		l.Memif = d.memif(get("memif"))
+		return l
+	}
+	if g := get("memif"); g.set() {
+		d.failf(g.line, g.path, "only for type memif")
 	}
 
 	l.Name = d.ifName(get("name"))
@@ -296,6 +310,46 @@ func (d *decoder) local(f field) Local {
 	}
 	l.MTU = int(d.integer(get("mtu"), DefaultLocalMTU, 576, 9000))
 	return l
+}
+
+// memif decodes local.memif.
+func (d *decoder) memif(f field) *Memif {
+	m := &Memif{}
+	if !f.set() {
+		d.failf(f.line, f.path, "required for type memif: at least the socket")
+		return m
+	}
+	get := d.mapping(f.val, f.line, f.path, "socket", "id", "role", "secret", "queues", "ring_size", "buffer_size", "mode")
+	if s, ok := d.nonEmpty(get("socket")); ok {
+		g := get("socket")
+		switch {
+		case strings.HasPrefix(s, "@") || strings.HasPrefix(s, "abstract:"):
+			m.Socket = s
+		default:
+			m.Socket = d.path(s)
+		}
+		if n := len(strings.TrimPrefix(m.Socket, "abstract:")); n > 107 || n < 2 {
+			d.failf(g.line, g.path, "%q: want a path or @name of 1..107 bytes", m.Socket)
+		}
+	} else if !get("socket").set() {
+		d.failf(f.line, f.path+".socket", "required: a socket path, or @name for an abstract socket")
+	}
+	m.ID = uint32(d.integer(get("id"), 0, 0, 1<<32-1))
+	m.Server = d.choice(get("role"), "server", "client") != 1
+	if s, ok := d.text(get("secret")); ok {
+		if len(s) > 23 || strings.IndexByte(s, 0) >= 0 {
+			d.failf(get("secret").line, get("secret").path, "at most 23 bytes without NUL")
+		}
+		m.Secret = s
+	}
+	m.Queues = int(d.integer(get("queues"), 1, 1, 16))
+	m.RingSize = int(d.integer(get("ring_size"), 1024, 2, 16384))
+	if m.RingSize&(m.RingSize-1) != 0 {
+		d.failf(get("ring_size").line, get("ring_size").path, "%d is not a power of two", m.RingSize)
+	}
+	m.BufferSize = int(d.integer(get("buffer_size"), 2048, 128, 65535))
+	m.Poll = d.choice(get("mode"), "interrupt", "poll") == 1
+	return m
 }
 
 // vlanList decodes a list of VLAN ids 1..4094, none twice.

@@ -134,6 +134,7 @@ func printStatus(w io.Writer, s *api.Status) {
 	tw.Flush()
 
 	printXDP(w, append([]api.PortInfo{s.Local}, s.Underlay...))
+	printMemif(w, s.Local)
 
 	drops := map[string]uint64{}
 	for k, v := range s.Tx.Drops {
@@ -161,6 +162,32 @@ func printStatus(w io.Writer, s *api.Status) {
 		fmt.Fprintf(tw, "%s\t%d\n", k, drops[k])
 	}
 	tw.Flush()
+}
+
+// printMemif prints a memif port's connection and counters.
+func printMemif(w io.Writer, p api.PortInfo) {
+	st, ok := p.Stats.(map[string]any)
+	if !ok || p.Type != "memif" {
+		return
+	}
+	num := func(k string) string {
+		if v, ok := st[k].(float64); ok {
+			return strconv.FormatFloat(v, 'f', 0, 64)
+		}
+		return "-"
+	}
+	state := "down"
+	if c, _ := st["connected"].(bool); c {
+		state = fmt.Sprintf("connected to %q, %s rx / %s tx queue(s), %s slots per ring, %s region(s)",
+			st["peer"], num("rx_queues"), num("tx_queues"), num("ring_size"), num("regions"))
+	} else if e, _ := st["last_error"].(string); e != "" {
+		state = "down: " + e
+	}
+	fmt.Fprintf(w, "\nmemif %s (%v, %v mode): %s\n", p.Name, st["role"], st["mode"], state)
+	fmt.Fprintf(w, "  rx %s frames %s bytes, tx %s frames %s bytes; connects %s, disconnects %s, refused %s\n",
+		num("rx_frames"), num("rx_bytes"), num("tx_frames"), num("tx_bytes"), num("connects"), num("disconnects"), num("handshake_errors"))
+	fmt.Fprintf(w, "  drops: tx ring full %s, tx while down %s, tx too long %s, rx too long %s, bad descriptors rx %s tx %s, bad ring indices %s\n",
+		num("tx_full"), num("tx_down"), num("tx_too_long"), num("rx_too_long"), num("rx_bad_desc"), num("tx_bad_desc"), num("bad_ring"))
 }
 
 // printXDP prints, for each AF_XDP port, how its sockets are bound, its

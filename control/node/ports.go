@@ -12,8 +12,10 @@ import (
 	"github.com/skiffnet/skiff/dataplane/port"
 	"github.com/skiffnet/skiff/dataplane/port/afpacket"
 	"github.com/skiffnet/skiff/dataplane/port/afxdp"
+	memifport "github.com/skiffnet/skiff/dataplane/port/memif"
 	"github.com/skiffnet/skiff/dataplane/port/tap"
 	"github.com/skiffnet/skiff/dataplane/port/udp"
+	"github.com/skiffnet/skiff/vpp/memif"
 )
 
 // DefaultPorts opens real devices: a TAP device (with an address or on a
@@ -33,6 +35,14 @@ func openLocal(c *conf.Config, log *slog.Logger) (port.Port, error) {
 		if err != nil {
 			return nil, err
 		}
+		return p, nil
+	case conf.LocalMemif:
+		p, err := memifport.Open(memifConfig(l.Memif, log))
+		if err != nil {
+			return nil, err
+		}
+		c := p.Interface().Config()
+		log.Info("local memif", "socket", c.Socket, "id", c.ID, "role", c.Role, "queues", c.Queues)
 		return p, nil
 	case conf.LocalAFXDP:
 		p, err := afxdp.OpenLAN(afxdp.LANConfig{Name: l.Name, Promisc: l.Promisc, VLANs: l.VLANs, Queues: l.Queues})
@@ -55,6 +65,18 @@ func openLocal(c *conf.Config, log *slog.Logger) (port.Port, error) {
 		return p, nil
 	}
 	return nil, fmt.Errorf("unknown local type %v", l.Type)
+}
+
+// memifConfig is the memif interface of a config's local.memif.
+func memifConfig(m *conf.Memif, log *slog.Logger) memif.Config {
+	c := memif.Config{Socket: m.Socket, ID: m.ID, Role: memif.RoleClient, Secret: m.Secret, Queues: m.Queues,
+		BufferSize: m.BufferSize, Poll: m.Poll, Log: log}
+	if m.Server {
+		c.Role = memif.RoleServer
+	}
+	for c.Log2Ring = 1; 1<<c.Log2Ring < m.RingSize; c.Log2Ring++ {
+	}
+	return c
 }
 
 // offloadable reports whether every peer can carry offload super-frames
@@ -96,6 +118,8 @@ func portInfo(p port.Port) api.PortInfo {
 		return api.PortInfo{Type: "afpacket", Name: p.Name(), Stats: p.Stats()}
 	case *udp.Port:
 		return api.PortInfo{Type: "udp", Name: p.LocalAddr().String(), Stats: p.Stats()}
+	case *memifport.Port:
+		return api.PortInfo{Type: "memif", Name: p.Name(), Stats: p.Stats()}
 	case *afxdp.LAN:
 		return api.PortInfo{Type: "afxdp", Name: p.Name(), Stats: p.Stats()}
 	case *afxdp.Underlay:
