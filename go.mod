@@ -12,6 +12,16 @@ require (
 	golang.org/x/sys v0.49.0
 )
 
-require github.com/cilium/ebpf v0.22.0
+require (
+	github.com/cilium/ebpf v0.22.0
+	github.com/sirupsen/logrus v1.9.4
+	go.fd.io/govpp v0.13.0
+)
+
+require (
+	github.com/fsnotify/fsnotify v1.9.0 // indirect
+	github.com/ftrvxmtrx/fd v0.0.0-20150925145434-c6d800382fff // indirect
+	github.com/lunixbochs/struc v0.0.0-20200521075829-a4cb8d33dbbe // indirect
+)
 
 tool github.com/cilium/ebpf/cmd/bpf2go

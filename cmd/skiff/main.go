@@ -62,6 +62,7 @@ func commands() []*command {
 		{name: "traffic", args: "(-l ADDR | -c ADDR) [-u | -e] [FLAGS]", summary: "send, receive or echo benchmark traffic (TCP transfers, paced UDP load, UDP round trips) and report it", setup: setupTraffic},
 		{name: "impair", args: "-l ADDR -t ADDR [-drop P] [-delay D] [-jitter D] [-reorder P] [-dup P] [-seed N]", summary: "relay UDP datagrams to a target, dropping, delaying, reordering and duplicating them", setup: setupImpair},
 		{name: "bench", args: "[--quick] [--rows LIST] [--row SPEC]... [--json FILE] [--svg FILE] [--wireguard-go PATH]", summary: "measure skiff against veth, kernel VXLAN and wireguard-go in network namespaces it creates and removes", setup: setupBench},
+		{name: "vpp", args: "attach|detach|show [FLAGS]", summary: "attach skiff's memif to a VPP router (a bridge domain or a cross-connect), detach it, show it", setup: setupVPP},
 		{name: "check", args: "-c FILE", summary: "validate a config file and report every problem in it", setup: setupCheck},
 		{name: "example", summary: "print a commented example config", setup: setupExample},
 		{name: "keygen", summary: "print a new random pre-shared key (base64)", setup: setupKeygen},
