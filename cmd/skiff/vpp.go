@@ -17,6 +17,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/skiffnet/skiff/conf"
 	"github.com/skiffnet/skiff/vpp/vppapi"
 )
 
@@ -153,24 +154,65 @@ func printJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
-// memifFlags are the flags naming skiff's memif. (-c FILE goes here once
-// conf has the memif section: it fills socket, id, role, secret and queues
-// from the config's local memif.)
+// memifFlags are the flags naming skiff's memif, or the config file
+// whose local.memif names it.
 type memifFlags struct {
+	fs     *flag.FlagSet
+	config *string
 	socket *string
 	id     *uint64
 }
 
 func addMemifFlags(fs *flag.FlagSet, what string) memifFlags {
 	return memifFlags{
+		fs:     fs,
+		config: fs.String("c", "", "take the memif's socket, id, role, secret, queues, ring and buffer sizes from the local.memif section of skiff's config `FILE` (flags given as well override it)"),
 		socket: fs.String("socket", "", what+"the memif socket `PATH`: an absolute path, or abstract:NAME for an abstract socket; skiff's memif config has the same"),
 		id:     fs.Uint64("id", 0, "the memif interface `ID` on that socket (skiff's memif config has the same)"),
 	}
 }
 
+// load reads -c FILE, if given, and returns its local.memif (nil without
+// -c). It sets -socket and -id from it unless they were given.
+func (m memifFlags) load() (*conf.Memif, error) {
+	if *m.config == "" {
+		return nil, nil
+	}
+	c, err := conf.Load(*m.config)
+	if err != nil {
+		return nil, err
+	}
+	if c.Local.Type != conf.LocalMemif || c.Local.Memif == nil {
+		return nil, fmt.Errorf("%s: local.type is %v, not memif: nothing to attach", *m.config, c.Local.Type)
+	}
+	cm := c.Local.Memif
+	if !m.given("socket") {
+		// skiff writes an abstract socket @NAME, VPP abstract:NAME.
+		*m.socket = cm.Socket
+		if rest, ok := strings.CutPrefix(cm.Socket, "@"); ok {
+			*m.socket = "abstract:" + rest
+		}
+	}
+	if !m.given("id") {
+		*m.id = uint64(cm.ID)
+	}
+	return cm, nil
+}
+
+// given reports whether the flag name was set on the command line.
+func (m memifFlags) given(name string) bool {
+	set := false
+	m.fs.Visit(func(f *flag.Flag) {
+		if f.Name == name {
+			set = true
+		}
+	})
+	return set
+}
+
 func (m memifFlags) check(required bool) error {
 	if required && *m.socket == "" {
-		return usagef("missing -socket PATH")
+		return usagef("missing -socket PATH (or -c FILE)")
 	}
 	if *m.id > math.MaxUint32 {
 		return usagef("-id %d out of range 0..%d", *m.id, uint32(math.MaxUint32))
@@ -192,11 +234,36 @@ func setupVPPAttach(fs *flag.FlagSet) func(ctx context.Context, e *env) error {
 	bridge := fs.Uint64("bridge", 0, "put the memif into bridge domain `N` (1..16777215), creating it (tagged skiff) if VPP has none")
 	xconnect := fs.String("xconnect", "", "cross-connect the memif both ways with VPP's interface `IFNAME` (it must be in L3 mode: not bridged or cross-connected)")
 	return func(ctx context.Context, e *env) error {
+		cm, err := mf.load()
+		if err != nil {
+			return err
+		}
+		if cm != nil {
+			// The config's side of the memif, unless a flag says otherwise.
+			if !mf.given("role") {
+				*role = "client"
+				if cm.Server {
+					*role = "server"
+				}
+			}
+			if !mf.given("secret") {
+				*secret = cm.Secret
+			}
+			if !mf.given("queues") {
+				*queues = cm.Queues
+			}
+			if !mf.given("ring") {
+				*ring = cm.RingSize
+			}
+			if !mf.given("buffer") {
+				*buffer = cm.BufferSize
+			}
+		}
 		if err := mf.check(true); err != nil {
 			return err
 		}
 		if *role == "" {
-			return usagef("missing -role server|client")
+			return usagef("missing -role server|client (or -c FILE)")
 		}
 		r, err := vppapi.ParseRole(*role)
 		if err != nil {
@@ -282,6 +349,9 @@ func setupVPPDetach(fs *flag.FlagSet) func(ctx context.Context, e *env) error {
 	cf := addVPPConnFlags(fs)
 	mf := addMemifFlags(fs, "(required) ")
 	return func(ctx context.Context, e *env) error {
+		if _, err := mf.load(); err != nil {
+			return err
+		}
 		if err := mf.check(true); err != nil {
 			return err
 		}
@@ -326,6 +396,9 @@ func setupVPPShow(fs *flag.FlagSet) func(ctx context.Context, e *env) error {
 	stats := fs.String("stats", vppapi.DefaultStatsSocket, "VPP's stats `SOCKET` for the counters (startup.conf: statseg { socket-name ... }); empty: no counters")
 	all := fs.Bool("all", false, "every memif in VPP, not only those skiff attached (tagged skiff)")
 	return func(ctx context.Context, e *env) error {
+		if _, err := mf.load(); err != nil {
+			return err
+		}
 		if err := mf.check(false); err != nil {
 			return err
 		}

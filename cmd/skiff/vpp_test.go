@@ -5,6 +5,8 @@ package main
 import (
 	"encoding/json"
 	"errors"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -223,5 +225,55 @@ func TestVPPHelp(t *testing.T) {
 		if code != 0 || out != "" || !strings.HasPrefix(errOut, "usage: skiff vpp "+sub+" ") || !strings.Contains(errOut, "-timeout DURATION") {
 			t.Errorf("skiff vpp %s -h = %d, stderr %q", sub, code, errOut)
 		}
+	}
+}
+
+// -c FILE takes the memif from skiff's config; flags override it.
+func TestVPPAttachFromConfig(t *testing.T) {
+	f := fakeVPPDial(t)
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "site.yaml")
+	body := `version: 1
+node: {name: a, id: 1}
+psk: {key: "c2tpZmYgZXhhbXBsZSBrZXkgLSByZXBsYWNlIG1lISE="}
+local:
+  type: memif
+  memif: {socket: "@skiff-vpp", id: 7, role: server, secret: pw, queues: 2, ring_size: 512, buffer_size: 4096}
+peers:
+  - {name: b, id: 2, paths: [{remote: "192.0.2.2:4800"}]}
+`
+	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runArgs(t, "vpp", "attach", "-api", "/test/api.sock", "-c", cfg, "-queues", "1", "-bridge", "10")
+	if code != 0 || !strings.Contains(out, "VPP slave for skiff's server") || !strings.Contains(out, "abstract:skiff-vpp, id 7") {
+		t.Fatalf("attach -c = %d, %q, stderr %q", code, out, errOut)
+	}
+	var create *memif.MemifCreateV2
+	var sock *memif.MemifSocketFilenameAddDelV2
+	for _, r := range f.Requests() {
+		switch r := r.(type) {
+		case *memif.MemifCreateV2:
+			create = r
+		case *memif.MemifSocketFilenameAddDelV2:
+			sock = r
+		}
+	}
+	if sock == nil || sock.SocketFilename != "abstract:skiff-vpp" {
+		t.Errorf("socket request %+v", sock)
+	}
+	if create == nil || create.ID != 7 || create.Role != memif.MEMIF_ROLE_API_SLAVE || create.Secret != "pw" || create.RxQueues != 1 ||
+		create.RingSize != 512 || create.BufferSize != 4096 {
+		t.Errorf("memif_create_v2 = %+v", create)
+	}
+	code, out, errOut = runArgs(t, "vpp", "detach", "-api", "/test/api.sock", "-c", cfg)
+	if code != 0 || !strings.Contains(out, "detached memif") {
+		t.Fatalf("detach -c = %d, %q, stderr %q", code, out, errOut)
+	}
+
+	other := filepath.Join(dir, "tap.yaml")
+	os.WriteFile(other, []byte(strings.Replace(body, "type: memif\n  memif: {socket: \"@skiff-vpp\", id: 7, role: server, secret: pw, queues: 2, ring_size: 512, buffer_size: 4096}", "type: tap", 1)), 0o600)
+	if code, _, errOut := runArgs(t, "vpp", "detach", "-api", "/test/api.sock", "-c", other); code != 1 || !strings.Contains(errOut, "not memif") {
+		t.Fatalf("detach -c tap config = %d, stderr %q", code, errOut)
 	}
 }
