@@ -195,6 +195,10 @@ func (tp *topo) config(o nodeOpts) (path, sock string) {
 		local = "{type: afpacket, name: lan0}"
 	case "afxdp":
 		local = "{type: afxdp, name: lan0}"
+	case "memif":
+		// A filesystem socket: the memif peer (testpmd) runs outside the
+		// site's namespace.
+		local = fmt.Sprintf("{type: memif, memif: {socket: %s, role: server}}", filepath.Join(tp.dir, names[me]+"-memif.sock"))
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "version: 1\nnode: {name: %s, id: %d}\n", names[me], me+1)
