@@ -129,24 +129,18 @@ func (s *session) recv(r *ring, pkts []*buf.Packet) int {
 		p := pkts[n]
 		p.Reset()
 		room := p.Room()
-		start, got, fault := pos, 0, false
-		complete := false
+		start, got := pos, 0
+		bad, long, complete := false, false, false
 		for pos != end {
 			d := *r.Slot(pos)
 			pos++
 			seg, ok := s.segment(&d)
 			switch {
 			case !ok:
-				if !fault {
-					s.st.RxBadDesc.Add(1)
-				}
-				fault = true
+				bad = true
 			case got+len(seg) > len(room):
-				if !fault {
-					s.st.RxTooLong.Add(1)
-				}
-				fault = true
-			default:
+				long = true
+			case !bad && !long:
 				got += copy(room[got:], seg)
 			}
 			if d.Flags&DescNext == 0 {
@@ -159,11 +153,16 @@ func (s *session) recv(r *ring, pkts []*buf.Packet) int {
 				pos = start // the rest of the chain is not published yet
 				break
 			}
-			// A chain as long as the ring can never complete.
+			bad = true // a chain as long as the ring can never complete
+		}
+		// Faults are counted once the frame's slots are consumed, never
+		// for a chain that is still waiting for its end.
+		if bad {
 			s.st.RxBadDesc.Add(1)
 			continue
 		}
-		if fault {
+		if long {
+			s.st.RxTooLong.Add(1)
 			continue
 		}
 		p.SetLen(got)
