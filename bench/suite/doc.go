@@ -22,6 +22,12 @@
 // 1, ..., row 1 repeat 2, ...) so that slow drifts of the machine spread
 // over all rows instead of biasing one.
 //
+// memif rows (local=memif, and the testpmd-memif anchor) measure
+// differently, see memif.go: dpdk-testpmd, standing in for a VPP router,
+// fills site-a's memif for a fixed window per frame size; the report gives
+// the frames/s arriving at site-b and the frames per CPU-second of site-a's
+// skiff. They are skipped where dpdk-testpmd is not installed.
+//
 // The pure parts (row specs, statistics, the rate search, the JSON, table
 // and SVG reports) do not need root; Run does.
 package suite

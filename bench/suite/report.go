@@ -27,21 +27,45 @@ const (
 	MRTT99   = "rtt_p99_us"
 	MCPU     = "cpu_s_per_gb"
 	MRSS     = "rss_mb"
+
+	// memif rows with skiff (local=memif): site-a's skiff's CPU seconds
+	// during the measurement window of 64- and 1400-byte frames, and the
+	// frames/s per core that makes (millions of frames per CPU-second).
+	MCPU64       = "cpu_s64"
+	MCPU1400     = "cpu_s1400"
+	MPPSCore64   = "mpps_per_core64"
+	MPPSCore1400 = "mpps_per_core1400"
 )
 
 // Metrics lists every metric in report order.
-var Metrics = []string{MTCP1, MTCP4, MPPS64, MPPS1400, MPPS9000, MRTT50, MRTT99, MCPU, MRSS}
+var Metrics = []string{MTCP1, MTCP4, MPPS64, MPPS1400, MPPS9000, MRTT50, MRTT99, MCPU, MRSS, MCPU64, MPPSCore64, MCPU1400, MPPSCore1400}
 
 // ppsMetric is the metric of frames/s of size-byte frames.
 func ppsMetric(size int) string { return "pps" + strconv.Itoa(size) }
 
+// cpuMetric and ppsCoreMetric are a memif row's CPU seconds and frames/s
+// per core metrics of size-byte frames.
+func cpuMetric(size int) string     { return "cpu_s" + strconv.Itoa(size) }
+func ppsCoreMetric(size int) string { return "mpps_per_core" + strconv.Itoa(size) }
+
 // Measures reports whether the row measures metric m.
 func (r Row) Measures(m string) bool {
+	if r.Memif() {
+		switch m {
+		case MPPS64, MPPS1400:
+			return true
+		case MRSS, MCPU64, MCPU1400, MPPSCore64, MPPSCore1400:
+			return r.Kind == KindSkiff
+		}
+		return false
+	}
 	switch m {
 	case MCPU, MRSS:
 		return r.Tunnel()
 	case MPPS9000:
 		return r.InnerMTU() >= 9000-14
+	case MCPU64, MCPU1400, MPPSCore64, MPPSCore1400:
+		return false
 	}
 	return true
 }
@@ -62,15 +86,24 @@ type RowResult struct {
 	// Trials holds, per frames/s metric and repeat, the trials of the
 	// rate search.
 	Trials map[string][][]Trial
+	// Memif holds, per frames/s metric and repeat, the counters of a
+	// memif row's measurement (nil where none was made).
+	Memif  map[string][]*MemifRun
 	Errors []string
+	// Skipped, if not empty, says why the row was not run (a missing
+	// tool, such as dpdk-testpmd for memif rows).
+	Skipped string
 }
 
 func newRowResult(r Row, repeats int) *RowResult {
 	rr := &RowResult{Row: r, Samples: map[string][]float64{}, LowerBound: map[string]bool{}, Failed: map[string]bool{},
-		Trials: map[string][][]Trial{}}
+		Trials: map[string][][]Trial{}, Memif: map[string][]*MemifRun{}}
 	for _, m := range Metrics {
 		if strings.HasPrefix(m, "pps") && r.Measures(m) {
 			rr.Trials[m] = make([][]Trial, repeats)
+			if r.Memif() {
+				rr.Memif[m] = make([]*MemifRun, repeats)
+			}
 		}
 		if r.Measures(m) {
 			s := make([]float64, repeats)
@@ -138,7 +171,10 @@ type Settings struct {
 	MaxLoss       float64 `json:"max_loss"`
 	RTTProbes     int     `json:"rtt_probes"`
 	RTTIntervalMS float64 `json:"rtt_interval_ms"`
-	ElapsedS      float64 `json:"elapsed_s"`
+	// MemifSeconds is the measurement window of each frame size of a
+	// memif row (0: the run had none).
+	MemifSeconds float64 `json:"memif_window_seconds,omitempty"`
+	ElapsedS     float64 `json:"elapsed_s"`
 }
 
 // Report is the outcome of a run.
@@ -153,25 +189,31 @@ type Report struct {
 // measurements; pps9000 only on rows that measure it), and per metric the
 // spread ((max-min)/median), min, max and the per-repeat samples.
 type jsonRow struct {
-	Name       string                   `json:"name"`
-	TCP1       *float64                 `json:"tcp1_gbps"`
-	TCP4       *float64                 `json:"tcp4_gbps"`
-	PPS64      *float64                 `json:"pps64"`
-	PPS1400    *float64                 `json:"pps1400"`
-	PPS9000    json.RawMessage          `json:"pps9000,omitempty"`
-	RTT50      *float64                 `json:"rtt_p50_us"`
-	RTT99      *float64                 `json:"rtt_p99_us"`
-	CPU        *float64                 `json:"cpu_s_per_gb"`
-	RSS        *float64                 `json:"rss_mb"`
-	Spread     map[string]*float64      `json:"spread"`
-	Min        map[string]float64       `json:"min"`
-	Max        map[string]float64       `json:"max"`
-	Samples    map[string][]*float64    `json:"samples"`
-	LowerBound []string                 `json:"lower_bound,omitempty"`
-	Trials     map[string][][]jsonTrial `json:"trials"`
-	Spec       string                   `json:"spec"`
-	InnerMTU   int                      `json:"inner_mtu"`
-	Errors     []string                 `json:"errors,omitempty"`
+	Name        string                   `json:"name"`
+	TCP1        *float64                 `json:"tcp1_gbps"`
+	TCP4        *float64                 `json:"tcp4_gbps"`
+	PPS64       *float64                 `json:"pps64"`
+	PPS1400     *float64                 `json:"pps1400"`
+	PPS9000     json.RawMessage          `json:"pps9000,omitempty"`
+	RTT50       *float64                 `json:"rtt_p50_us"`
+	RTT99       *float64                 `json:"rtt_p99_us"`
+	CPU         *float64                 `json:"cpu_s_per_gb"`
+	RSS         *float64                 `json:"rss_mb"`
+	CPU64       json.RawMessage          `json:"cpu_s64,omitempty"`
+	PPSCore64   json.RawMessage          `json:"mpps_per_core64,omitempty"`
+	CPU1400     json.RawMessage          `json:"cpu_s1400,omitempty"`
+	PPSCore1400 json.RawMessage          `json:"mpps_per_core1400,omitempty"`
+	Spread      map[string]*float64      `json:"spread"`
+	Min         map[string]float64       `json:"min"`
+	Max         map[string]float64       `json:"max"`
+	Samples     map[string][]*float64    `json:"samples"`
+	LowerBound  []string                 `json:"lower_bound,omitempty"`
+	Trials      map[string][][]jsonTrial `json:"trials"`
+	Memif       map[string][]*MemifRun   `json:"memif,omitempty"`
+	Spec        string                   `json:"spec"`
+	InnerMTU    int                      `json:"inner_mtu"`
+	Errors      []string                 `json:"errors,omitempty"`
+	Skipped     string                   `json:"skipped,omitempty"`
 }
 
 // jsonTrial is a trial of a rate search: frames/s offered (0: unpaced),
@@ -202,7 +244,7 @@ func ptr(x float64) *float64 {
 func (rep *Report) JSON() ([]byte, error) {
 	out := jsonReport{Rows: []jsonRow{}, Machine: rep.Machine, Settings: rep.Settings}
 	for _, rr := range rep.Rows {
-		jr := jsonRow{Name: rr.Row.Name, Spec: rr.Row.Spec(), InnerMTU: rr.Row.InnerMTU(), Errors: rr.Errors,
+		jr := jsonRow{Name: rr.Row.Name, Spec: rr.Row.Spec(), InnerMTU: rr.Row.InnerMTU(), Errors: rr.Errors, Skipped: rr.Skipped,
 			Spread: map[string]*float64{}, Min: map[string]float64{}, Max: map[string]float64{}, Samples: map[string][]*float64{},
 			Trials: map[string][][]jsonTrial{}}
 		for m, reps := range rr.Trials {
@@ -237,8 +279,14 @@ func (rep *Report) JSON() ([]byte, error) {
 		}
 		jr.TCP1, jr.TCP4, jr.PPS64, jr.PPS1400 = med[MTCP1], med[MTCP4], med[MPPS64], med[MPPS1400]
 		jr.RTT50, jr.RTT99, jr.CPU, jr.RSS = med[MRTT50], med[MRTT99], med[MCPU], med[MRSS]
-		if _, measured := rr.Samples[MPPS9000]; measured {
-			jr.PPS9000, _ = json.Marshal(med[MPPS9000])
+		for m, f := range map[string]*json.RawMessage{MPPS9000: &jr.PPS9000, MCPU64: &jr.CPU64, MPPSCore64: &jr.PPSCore64,
+			MCPU1400: &jr.CPU1400, MPPSCore1400: &jr.PPSCore1400} {
+			if _, measured := rr.Samples[m]; measured {
+				*f, _ = json.Marshal(med[m])
+			}
+		}
+		if len(rr.Memif) > 0 {
+			jr.Memif = rr.Memif
 		}
 		out.Rows = append(out.Rows, jr)
 	}
@@ -272,6 +320,8 @@ func fmtAuto(x float64) string {
 
 func fmtK(x float64) string { return fmtAuto(x / 1000) }
 
+func fmtM(x float64) string { return fmtAuto(x / 1e6) }
+
 func (rep *Report) columns() []column {
 	cols := []column{
 		{MTCP1, "TCP1 Gbit/s", fmtAuto},
@@ -293,13 +343,29 @@ func (rep *Report) columns() []column {
 	)
 }
 
+// memifColumns are the columns of the memif rows' table.
+func memifColumns() []column {
+	return []column{
+		{MPPS64, "64B Mfps", fmtM},
+		{MCPU64, "64B skiff CPU s", fmtAuto},
+		{MPPSCore64, "64B Mpps/core", fmtAuto},
+		{MPPS1400, "1400B Mfps", fmtM},
+		{MCPU1400, "1400B skiff CPU s", fmtAuto},
+		{MPPSCore1400, "1400B Mpps/core", fmtAuto},
+	}
+}
+
 // cell is "median [min-max]" (just the median with one sample), ">=" in
 // front of a generator-bound frames/s value, "-" for a metric the row does
-// not measure, "fail" when every repeat failed, "n/a" when none got to it.
+// not measure, "skip" for a row that was skipped, "fail" when every repeat
+// failed, "n/a" when none got to it.
 func (rr *RowResult) cell(c column) string {
 	samples, measured := rr.Samples[c.metric]
 	if !measured {
 		return "-"
+	}
+	if rr.Skipped != "" {
+		return "skip"
 	}
 	s, ok := Summarize(samples)
 	if !ok {
@@ -318,36 +384,58 @@ func (rr *RowResult) cell(c column) string {
 	return v
 }
 
-// WriteTable writes the table of medians [min-max] and a legend.
+// WriteTable writes the table of medians [min-max] and a legend, and when
+// the run has memif rows, their table and legend.
 func (rep *Report) WriteTable(w io.Writer) error {
+	if err := writeTable(w, rep.Rows, rep.columns()); err != nil {
+		return err
+	}
+	s := rep.Settings
+	fmt.Fprintf(w, "\nmedian [min-max] of %d repeat(s); TCP %gs per run, receiver's view; kfps = thousands of Ethernet frames/s delivered with < %g%% loss (%d search steps of %gs after an unpaced blast; >= : the generator, not the tunnel, was the limit); RTT of %d probes %gms apart; CPU s/GB = user+system seconds of both sites' tunnel processes per GB moved by 1 TCP stream; RSS = peak resident set of the larger tunnel process; '-' = not applicable.\n",
+		s.Repeat, s.TCPSeconds, 100*MaxLoss, s.Steps, s.StepSeconds, s.RTTProbes, s.RTTIntervalMS)
+	var memif []*RowResult
+	for _, rr := range rep.Rows {
+		if rr.Row.Memif() {
+			memif = append(memif, rr)
+		}
+	}
+	if len(memif) > 0 {
+		fmt.Fprintln(w)
+		if err := writeTable(w, memif, memifColumns()); err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "\nmemif rows: a dpdk-testpmd txonly client (its forwarding lcore busy-polls a CPU of its own) fills site-a's memif for %gs per frame size; Mfps = millions of frames/s arriving at site-b (testpmd-memif: at a testpmd rxonly server; memif rows' kfps above are the same), >= : testpmd, not the receiver, was the limit; skiff CPU s = user+system seconds of site-a's skiff (pinned to the other CPUs) in that window; Mpps/core = Mfps / (skiff CPU s / window).\n",
+			s.MemifSeconds)
+	}
+	m := rep.Machine
+	fmt.Fprintf(w, "machine: %s, %d cores, %.1f GB, Linux %s, %s, skiff %s, %s\n", m.CPU, m.Cores, m.MemGB, m.Kernel, m.Go, m.Skiff, m.Date)
+	for _, rr := range rep.Rows {
+		if rr.Skipped != "" {
+			fmt.Fprintf(w, "skipped: %s: %s\n", rr.Row.Name, rr.Skipped)
+		}
+		for _, e := range rr.Errors {
+			fmt.Fprintf(w, "error: %s: %s\n", rr.Row.Name, e)
+		}
+	}
+	return nil
+}
+
+// writeTable writes one table: a row per result, a cell per column.
+func writeTable(w io.Writer, rows []*RowResult, cols []column) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	cols := rep.columns()
 	head := []string{"row"}
 	for _, c := range cols {
 		head = append(head, c.head)
 	}
 	fmt.Fprintln(tw, strings.Join(head, "\t"))
-	for _, rr := range rep.Rows {
+	for _, rr := range rows {
 		line := []string{rr.Row.Name}
 		for _, c := range cols {
 			line = append(line, rr.cell(c))
 		}
 		fmt.Fprintln(tw, strings.Join(line, "\t"))
 	}
-	if err := tw.Flush(); err != nil {
-		return err
-	}
-	s := rep.Settings
-	fmt.Fprintf(w, "\nmedian [min-max] of %d repeat(s); TCP %gs per run, receiver's view; kfps = thousands of Ethernet frames/s delivered with < %g%% loss (%d search steps of %gs after an unpaced blast; >= : the generator, not the tunnel, was the limit); RTT of %d probes %gms apart; CPU s/GB = user+system seconds of both sites' tunnel processes per GB moved by 1 TCP stream; RSS = peak resident set of the larger tunnel process; '-' = not applicable.\n",
-		s.Repeat, s.TCPSeconds, 100*MaxLoss, s.Steps, s.StepSeconds, s.RTTProbes, s.RTTIntervalMS)
-	m := rep.Machine
-	fmt.Fprintf(w, "machine: %s, %d cores, %.1f GB, Linux %s, %s, skiff %s, %s\n", m.CPU, m.Cores, m.MemGB, m.Kernel, m.Go, m.Skiff, m.Date)
-	for _, rr := range rep.Rows {
-		for _, e := range rr.Errors {
-			fmt.Fprintf(w, "error: %s: %s\n", rr.Row.Name, e)
-		}
-	}
-	return nil
+	return tw.Flush()
 }
 
 // Failures counts the errors recorded in every row.

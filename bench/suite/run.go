@@ -10,6 +10,7 @@ import (
 	"math"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -31,6 +32,12 @@ type Options struct {
 	Steps       int           // paced trials after the blast; 0 = 6 (4)
 	RTTProbes   int           // probes of the RTT measurement; 0 = 500 (200)
 	RTTInterval time.Duration // between probes; 0 = 2ms
+	MemifTime   time.Duration // memif rows: the measurement window of each frame size; 0 = 3s (1.5s)
+
+	// CPUProfileDir, if not empty, is where skiff rows' nodes write CPU
+	// profiles (skiff up -cpuprofile): ROW-rREPEAT-site-a.pprof and
+	// -site-b.pprof.
+	CPUProfileDir string
 
 	// Progress, if not nil, gets a progress line that is redrawn in place
 	// when it is a terminal, and one line per measurement otherwise.
@@ -73,6 +80,9 @@ func (o *Options) defaults() {
 	}
 	if o.RTTInterval <= 0 {
 		o.RTTInterval = 2 * time.Millisecond
+	}
+	if o.MemifTime <= 0 {
+		o.MemifTime = pick(3*time.Second, 1500*time.Millisecond)
 	}
 }
 
@@ -118,19 +128,43 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		Repeat: o.Repeat, Quick: o.Quick, TCPSeconds: o.TCPTime.Seconds(), StepSeconds: o.StepTime.Seconds(),
 		Steps: o.Steps, MaxLoss: MaxLoss, RTTProbes: o.RTTProbes, RTTIntervalMS: float64(o.RTTInterval) / float64(time.Millisecond),
 	}}
+	if o.CPUProfileDir != "" {
+		if err := os.MkdirAll(o.CPUProfileDir, 0o755); err != nil {
+			return nil, err
+		}
+	}
 	r := &runner{o: o, rep: rep}
 	var plan float64
 	for _, row := range o.Rows {
-		rep.Rows = append(rep.Rows, newRowResult(row, o.Repeat))
-		plan += r.cost(row)
+		rr := newRowResult(row, o.Repeat)
+		if row.Memif() {
+			rep.Settings.MemifSeconds = o.MemifTime.Seconds()
+			rr.Skipped = memifMissing(row)
+		}
+		rep.Rows = append(rep.Rows, rr)
+		if rr.Skipped == "" {
+			plan += r.cost(row)
+		}
 	}
 	r.prog = newProgress(o.Progress, plan*float64(o.Repeat), len(o.Rows), o.Repeat)
 	defer r.prog.close()
+	for _, rr := range rep.Rows {
+		if rr.Skipped != "" {
+			r.prog.log("%s: skipped: %s", rr.Row.Name, rr.Skipped)
+		}
+	}
 	start := time.Now()
 	defer func() { rep.Settings.ElapsedS = math.Round(time.Since(start).Seconds()*10) / 10 }()
 	for i := range o.Repeat {
 		for ri, rr := range rep.Rows {
-			r.once(ctx, rr, ri, i)
+			if rr.Skipped != "" {
+				continue
+			}
+			if rr.Row.Memif() {
+				r.memifOnce(ctx, rr, ri, i)
+			} else {
+				r.once(ctx, rr, ri, i)
+			}
 			if err := ctx.Err(); err != nil {
 				return rep, err
 			}
@@ -166,6 +200,10 @@ const (
 	costTCP      = 0.7 // on top of the TCP time
 	costTrial    = 0.5 // on top of the step time
 	costRTT      = 0.6 // on top of the probes
+	// memif rows: testpmd's start and the session, on top of costSetup;
+	// per frame size on top of the window.
+	costMemifSetup = 2.0
+	costMemifSize  = 1.0
 )
 
 func (r *runner) costTCP() float64   { return r.o.TCPTime.Seconds() + costTCP }
@@ -174,7 +212,12 @@ func (r *runner) costRTT() float64 {
 	return float64(r.o.RTTProbes)*r.o.RTTInterval.Seconds() + costRTT
 }
 
+func (r *runner) costMemifSize() float64 { return r.o.MemifTime.Seconds() + costMemifSize }
+
 func (r *runner) cost(row Row) float64 {
+	if row.Memif() {
+		return costSetup + costMemifSetup + float64(len(row.FrameSizes()))*r.costMemifSize() + costTeardown
+	}
 	return costSetup + 2*r.costTCP() + float64(len(row.FrameSizes())*(r.o.Steps+1))*r.costTrial() + r.costRTT() + costTeardown
 }
 
@@ -184,29 +227,9 @@ func (r *runner) once(ctx context.Context, rr *RowResult, ri, i int) {
 	spent := 0.0 // planned seconds accounted for so far
 	advance := func(s float64) { spent += s; r.prog.advance(s) }
 	defer func() { r.prog.advance(r.cost(row) - spent) }()
-	// fail records an error of the metrics (all the row's for "setup"
-	// and "tunnel", which end the repeat).
-	fail := func(what string, err error, metrics ...string) {
-		if ctx.Err() != nil {
-			return // interrupted: not the row's fault
-		}
-		if len(metrics) == 0 {
-			metrics = Metrics
-		}
-		for _, m := range metrics {
-			if _, ok := rr.Samples[m]; ok && math.IsNaN(rr.Samples[m][i]) {
-				rr.Failed[m] = true
-			}
-		}
-		msg := fmt.Sprintf("repeat %d: %s: %v", i+1, what, err)
-		rr.Errors = append(rr.Errors, msg)
-		if !r.o.Verbose {
-			msg = firstLine(msg)
-		}
-		r.prog.log("%s: %s", row.Name, msg)
-	}
+	fail := func(what string, err error, metrics ...string) { r.fail(ctx, rr, i, what, err, metrics...) }
 	r.prog.set(ri, row.Name, i, "setup", true)
-	bd, err := build(ctx, row, r.o.Skiff, r.o.WireguardGo)
+	bd, err := build(ctx, row, r.buildOpts(row, i))
 	advance(costSetup)
 	if err != nil {
 		fail("setup", err)
@@ -310,6 +333,37 @@ func (r *runner) once(ctx context.Context, rr *RowResult, ri, i int) {
 			rr.Samples[MRSS][i] = mb
 		}
 	}
+}
+
+// fail records an error of repeat i's metrics (all the row's for "setup"
+// and "tunnel", which end the repeat).
+func (r *runner) fail(ctx context.Context, rr *RowResult, i int, what string, err error, metrics ...string) {
+	if ctx.Err() != nil {
+		return // interrupted: not the row's fault
+	}
+	if len(metrics) == 0 {
+		metrics = Metrics
+	}
+	for _, m := range metrics {
+		if _, ok := rr.Samples[m]; ok && math.IsNaN(rr.Samples[m][i]) {
+			rr.Failed[m] = true
+		}
+	}
+	msg := fmt.Sprintf("repeat %d: %s: %v", i+1, what, err)
+	rr.Errors = append(rr.Errors, msg)
+	if !r.o.Verbose {
+		msg = firstLine(msg)
+	}
+	r.prog.log("%s: %s", rr.Row.Name, msg)
+}
+
+// buildOpts are build's options for repeat i of row.
+func (r *runner) buildOpts(row Row, i int) buildOpts {
+	o := buildOpts{skiff: r.o.Skiff, wgGo: r.o.WireguardGo}
+	if r.o.CPUProfileDir != "" && row.Kind == KindSkiff {
+		o.profile = filepath.Join(r.o.CPUProfileDir, fmt.Sprintf("%s-r%d", row.Name, i+1))
+	}
+	return o
 }
 
 func (r *runner) verbose(format string, args ...any) {

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/skiffnet/skiff/bench/netns"
+	"github.com/skiffnet/skiff/dataplane/wire"
+	"github.com/skiffnet/skiff/internal/testpmd"
 )
 
 // TestRunTiny runs a tiny bench end to end (veth and one skiff row, one
@@ -103,6 +105,76 @@ func TestRunTiny(t *testing.T) {
 	out, _ := exec.Command("ip", "netns", "list").Output()
 	if prefix := fmt.Sprintf("sk%d", os.Getpid()); strings.Contains(string(out), prefix) {
 		t.Errorf("namespaces left behind:\n%s", out)
+	}
+	if out, err := exec.Command("pgrep", "-f", bin).Output(); err == nil {
+		t.Errorf("processes left behind: %s", out)
+	}
+	var table strings.Builder
+	rep.WriteTable(&table)
+	t.Logf("\n%s", table.String())
+}
+
+// TestRunMemif runs the memif rows (the testpmd anchor and a skiff row)
+// briefly and checks their figures and that nothing is left behind.
+func TestRunMemif(t *testing.T) {
+	netns.RequireRoot(t)
+	if testing.Short() {
+		t.Skip("builds skiff and runs dpdk-testpmd against it in network namespaces (~20s)")
+	}
+	testpmd.Need(t)
+	bin := filepath.Join(t.TempDir(), "skiff")
+	if out, err := exec.Command("go", "build", "-o", bin, "github.com/skiffnet/skiff/cmd/skiff").CombinedOutput(); err != nil {
+		t.Fatalf("build skiff: %v\n%s", err, out)
+	}
+	rows, err := SelectRows([]string{"testpmd-memif", "skiff-none-memif"}, nil, false, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var progress strings.Builder
+	prof := t.TempDir()
+	rep, err := Run(context.Background(), Options{
+		Skiff: bin, Rows: rows, Repeat: 1, MemifTime: 500 * time.Millisecond, CPUProfileDir: prof,
+		Progress: &progress, Verbose: true,
+	})
+	t.Logf("progress:\n%s", progress.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := rep.Failures(); n > 0 {
+		t.Errorf("%d measurements failed", n)
+	}
+	anchor, sk := rep.Rows[0], rep.Rows[1]
+	for _, rr := range rep.Rows {
+		if rr.Skipped != "" {
+			t.Fatalf("%s skipped: %s", rr.Row.Name, rr.Skipped)
+		}
+		for _, m := range []string{MPPS64, MPPS1400} {
+			run := rr.Memif[m][0]
+			if v := rr.Samples[m][0]; !(v > 1000) || run == nil || run.Arrived == 0 || run.TotalArrived != run.TotalSent {
+				t.Errorf("%s %s = %v frames/s, run %v", rr.Row.Name, m, v, run)
+			}
+		}
+	}
+	for _, m := range []string{MCPU64, MPPSCore64, MCPU1400, MPPSCore1400, MRSS} {
+		if v := sk.Samples[m][0]; !(v > 0) {
+			t.Errorf("%s %s = %v", sk.Row.Name, m, v)
+		}
+	}
+	if run := sk.Memif[MPPS64][0]; run != nil && (run.Datagram != wire.HeaderLen+64 || run.TotalTaken != run.TotalSent || run.TotalOut != run.TotalSent) {
+		t.Errorf("skiff 64-byte run: %+v", run)
+	}
+	if _, ok := anchor.Samples[MCPU64]; ok {
+		t.Error("the testpmd anchor measures skiff's CPU")
+	}
+	if p, _ := filepath.Glob(filepath.Join(prof, "skiff-none-memif-r1-site-a.pprof")); len(p) != 1 {
+		t.Errorf("no CPU profile of site-a in %s", prof)
+	}
+	out, _ := exec.Command("ip", "netns", "list").Output()
+	if prefix := fmt.Sprintf("sk%d", os.Getpid()); strings.Contains(string(out), prefix) {
+		t.Errorf("namespaces left behind:\n%s", out)
+	}
+	if dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), fmt.Sprintf("skiff-dpdk-%d-*", os.Getpid()))); len(dirs) > 0 {
+		t.Errorf("testpmd runtime directories left behind: %v", dirs)
 	}
 	if out, err := exec.Command("pgrep", "-f", bin).Output(); err == nil {
 		t.Errorf("processes left behind: %s", out)

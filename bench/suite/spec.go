@@ -20,6 +20,10 @@ const (
 	KindVXLAN Kind = "vxlan"        // the Linux kernel's vxlan device at both sites
 	KindWG    Kind = "wireguard-go" // wireguard-go (a binary given with --wireguard-go) at both sites
 	KindSkiff Kind = "skiff"        // skiff up at both sites (or one, with codec vxlan)
+	// dpdk-testpmd to dpdk-testpmd over memif, no tunnel: what the memif
+	// transport alone carries on the machine (the anchor of local=memif
+	// rows).
+	KindTestpmd Kind = "testpmd"
 )
 
 // Row is one configuration to measure.
@@ -31,10 +35,15 @@ type Row struct {
 	Suite    string // cipher suite, default aes-256-gcm
 	LZ4      bool
 	Policy   string // underlay.mtu_policy: clamp (default), fragment, none
-	Local    string // tap (default), afpacket or afxdp
+	Local    string // tap (default), afpacket, afxdp or memif
 	LocalMTU int    // MTU of the LAN side; 0 = automatic (see InnerMTU)
 	Codec    string // skiff (default) or vxlan (site-b is then a kernel vxlan device)
 	Underlay string // underlay port: udp (default) or afxdp
+	// NoUnderlayGSO turns UDP segmentation offload off on both sites'
+	// ul0: the kernel then cuts skiff's GSO sends into datagrams before
+	// the veth (as for a NIC without it) instead of the veth carrying
+	// them whole.
+	NoUnderlayGSO bool
 
 	// All kinds: MTU of the veth underlay; 0 = 1500.
 	UnderlayMTU int
@@ -109,6 +118,8 @@ func (r Row) InnerMTU() int {
 		return r.UnderlayMTU - 50
 	case KindWG:
 		return 1420
+	case KindTestpmd:
+		return 1500
 	}
 	if r.LocalMTU != 0 {
 		return r.LocalMTU
@@ -119,11 +130,20 @@ func (r Row) InnerMTU() int {
 	return 1500
 }
 
+// Memif reports whether the row is a memif row: frames from dpdk-testpmd
+// into skiff's memif (local=memif), or testpmd to testpmd over memif. They
+// measure frames/s of saturating one-way load (see memif.go) instead of
+// TCP, round trips and paced searches.
+func (r Row) Memif() bool {
+	r = r.withDefaults()
+	return r.Kind == KindTestpmd || (r.Kind == KindSkiff && r.Local == "memif")
+}
+
 // FrameSizes are the Ethernet frame sizes whose frames/s the row measures:
-// 64 and 1400, and 9000 when the inner MTU carries it.
+// 64 and 1400, and 9000 when the inner MTU carries it (not on memif rows).
 func (r Row) FrameSizes() []int {
 	sizes := []int{64, 1400}
-	if r.InnerMTU() >= 9000-14 {
+	if !r.Memif() && r.InnerMTU() >= 9000-14 {
 		sizes = append(sizes, 9000)
 	}
 	return sizes
@@ -145,25 +165,35 @@ func (r Row) Spec() string {
 		if r.Codec != "vxlan" {
 			f = append(f, "suite="+r.Suite, "lz4="+lz4)
 		}
-		f = append(f, "policy="+r.Policy, "local="+r.Local, "local_mtu="+strconv.Itoa(r.InnerMTU()),
-			"codec="+r.Codec, "underlay="+r.Underlay)
+		f = append(f, "policy="+r.Policy, "local="+r.Local)
+		if r.Local != "memif" {
+			f = append(f, "local_mtu="+strconv.Itoa(r.InnerMTU()))
+		}
+		f = append(f, "codec="+r.Codec, "underlay="+r.Underlay)
+		if r.NoUnderlayGSO {
+			f = append(f, "underlay_gso=off")
+		}
 	}
-	f = append(f, "underlay_mtu="+strconv.Itoa(r.UnderlayMTU))
+	if r.Kind != KindTestpmd {
+		f = append(f, "underlay_mtu="+strconv.Itoa(r.UnderlayMTU))
+	}
 	return strings.Join(f, ",")
 }
 
 // RowSpecHelp documents ParseRow's syntax (the help of --row).
 const RowSpecHelp = "a custom row, `SPEC` = comma-separated key=value: " +
 	"name=NAME (default: made from the options), " +
-	"kind=skiff|veth|vxlan|wireguard-go (default skiff), " +
+	"kind=skiff|veth|vxlan|wireguard-go|testpmd (default skiff; testpmd: dpdk-testpmd to dpdk-testpmd over memif, no tunnel, the anchor of local=memif rows), " +
 	"suite=none|aes-128-gcm|aes-192-gcm|aes-256-gcm|chacha20-poly1305 (default aes-256-gcm), " +
 	"lz4=on|off (default off), " +
 	"policy=clamp|fragment|none (underlay.mtu_policy, default clamp), " +
-	"local=tap|afpacket|afxdp (default tap; afpacket and afxdp run the traffic in host namespaces behind the sites), " +
-	"local_mtu=N (576..9000; default with clamp: what fits one datagram, else 1500; frames/s of 9000-byte frames are measured when N >= 8986), " +
+	"local=tap|afpacket|afxdp|memif (default tap; afpacket and afxdp run the traffic in host namespaces behind the sites; " +
+	"memif: a dpdk-testpmd txonly client sends 64- and 1400-byte frames into site-a's memif, counted arriving at site-b, needs dpdk-testpmd and nft), " +
+	"local_mtu=N (576..9000, not with local=memif; default with clamp: what fits one datagram, else 1500; frames/s of 9000-byte frames are measured when N >= 8986), " +
 	"underlay_mtu=N (576..65535, default 1500), " +
 	"codec=skiff|vxlan (vxlan: skiff at site-a, a kernel vxlan device at site-b; no suite, no lz4), " +
-	"underlay=udp|afxdp (the underlay port, default udp). Repeatable"
+	"underlay=udp|afxdp (the underlay port, default udp), " +
+	"underlay_gso=on|off (off: UDP segmentation offload off on the sites' ul0, so the kernel segments skiff's GSO sends before the veth, as for a NIC without it; default on). Repeatable"
 
 // ParseRow parses a --row SPEC: comma-separated key=value pairs (see
 // RowSpecHelp).
@@ -195,8 +225,8 @@ func ParseRow(spec string) (Row, error) {
 			r.Name = v
 		case "kind":
 			kind := Kind(v)
-			if !slices.Contains([]Kind{KindSkiff, KindVeth, KindVXLAN, KindWG}, kind) {
-				return Row{}, bad("skiff, veth, vxlan or wireguard-go")
+			if !slices.Contains([]Kind{KindSkiff, KindVeth, KindVXLAN, KindWG, KindTestpmd}, kind) {
+				return Row{}, bad("skiff, veth, vxlan, wireguard-go or testpmd")
 			}
 			r.Kind = kind
 		case "suite":
@@ -205,14 +235,19 @@ func ParseRow(spec string) (Row, error) {
 				return Row{}, bad(wire.SuiteNames())
 			}
 			r.Suite = s.String()
-		case "lz4":
+		case "lz4", "underlay_gso":
+			var on bool
 			switch v {
 			case "on", "true", "yes", "1":
-				r.LZ4 = true
+				on = true
 			case "off", "false", "no", "0":
-				r.LZ4 = false
 			default:
 				return Row{}, bad("on or off")
+			}
+			if k == "lz4" {
+				r.LZ4 = on
+			} else {
+				r.NoUnderlayGSO = !on
 			}
 		case "policy":
 			if !slices.Contains([]string{"clamp", "fragment", "none"}, v) {
@@ -220,8 +255,8 @@ func ParseRow(spec string) (Row, error) {
 			}
 			r.Policy = v
 		case "local":
-			if v != "tap" && v != "afpacket" && v != "afxdp" {
-				return Row{}, bad("tap, afpacket or afxdp")
+			if v != "tap" && v != "afpacket" && v != "afxdp" && v != "memif" {
+				return Row{}, bad("tap, afpacket, afxdp or memif")
 			}
 			r.Local = v
 		case "local_mtu", "underlay_mtu":
@@ -245,18 +280,32 @@ func ParseRow(spec string) (Row, error) {
 			r.Codec = v
 		case "underlay":
 			if v != "udp" && v != "afxdp" {
-				return Row{}, bad("udp or afxdp (memif rows come later)")
+				return Row{}, bad("udp or afxdp (memif is a local port: local=memif)")
 			}
 			r.Underlay = v
 		default:
-			return Row{}, fmt.Errorf("row %q: unknown key %q (known: name, kind, suite, lz4, policy, local, local_mtu, underlay_mtu, codec, underlay)", spec, k)
+			return Row{}, fmt.Errorf("row %q: unknown key %q (known: name, kind, suite, lz4, policy, local, local_mtu, underlay_mtu, codec, underlay, underlay_gso)", spec, k)
 		}
 	}
 	if r.Kind != "" && r.Kind != KindSkiff {
-		for _, k := range []string{"suite", "lz4", "policy", "local", "local_mtu", "codec", "underlay"} {
+		for _, k := range []string{"suite", "lz4", "policy", "local", "local_mtu", "codec", "underlay", "underlay_gso"} {
 			if seen[k] {
 				return Row{}, fmt.Errorf("row %q: %s applies to skiff rows only", spec, k)
 			}
+		}
+	}
+	if r.Kind == KindTestpmd && seen["underlay_mtu"] {
+		return Row{}, fmt.Errorf("row %q: kind testpmd has no underlay: no underlay_mtu", spec)
+	}
+	if r.Local == "memif" {
+		if seen["local_mtu"] {
+			return Row{}, fmt.Errorf("row %q: local=memif has no MTU to set: its rows measure 64- and 1400-byte frames", spec)
+		}
+		if r.Codec == "vxlan" {
+			return Row{}, fmt.Errorf("row %q: local=memif counts skiff datagrams at site-b: codec vxlan is not supported", spec)
+		}
+		if p := r.withDefaults().pieceSize(); 1400 > p {
+			return Row{}, fmt.Errorf("row %q: local=memif sends 1400-byte frames, more than one %d-byte underlay datagram carries (%d frame bytes): use a larger underlay_mtu", spec, r.withDefaults().UnderlayMTU, p)
 		}
 	}
 	if r.Codec == "vxlan" {
@@ -309,6 +358,9 @@ func (r Row) autoName() string {
 	if r.Underlay != defaultUnderlay {
 		parts = append(parts, r.Underlay+"-underlay")
 	}
+	if r.NoUnderlayGSO {
+		parts = append(parts, "nogso")
+	}
 	if r.Policy != defaultPolicy {
 		parts = append(parts, r.Policy)
 	}
@@ -341,12 +393,22 @@ var Catalog = []struct {
 	// path it replaces.
 	{Row{Name: "skiff-aes-256-gcm-afpacket", Suite: "aes-256-gcm", Local: "afpacket"}, true, false},
 	{Row{Name: "skiff-aes-256-gcm-afxdp", Suite: "aes-256-gcm", Local: "afxdp", Underlay: "afxdp"}, true, false},
+	// memif (VPP's shared-memory interface) with dpdk-testpmd standing
+	// in for VPP: testpmd to testpmd (the transport alone), and testpmd
+	// into skiff's memif, out through the underlay. Skipped without
+	// dpdk-testpmd.
+	{Row{Name: "testpmd-memif", Kind: KindTestpmd}, true, false},
+	{Row{Name: "skiff-aes-256-gcm-memif", Suite: "aes-256-gcm", Local: "memif"}, true, false},
+	{Row{Name: "skiff-none-memif", Suite: "none", Local: "memif"}, true, false},
 	// Not in the default run; pick with --rows.
 	{Row{Name: "skiff-aes-128-gcm", Suite: "aes-128-gcm"}, false, false},
 	{Row{Name: "skiff-aes-256-gcm-fragment", Suite: "aes-256-gcm", Policy: "fragment", LocalMTU: 1500}, false, false},
 	{Row{Name: "skiff-none-afpacket", Suite: "none", Local: "afpacket"}, false, false},
 	{Row{Name: "skiff-none-afxdp", Suite: "none", Local: "afxdp", Underlay: "afxdp"}, false, false},
 	{Row{Name: "skiff-vxlan", Codec: "vxlan"}, false, false},
+	// The memif row with the kernel segmenting skiff's sends before the
+	// veth (a NIC without UDP segmentation offload).
+	{Row{Name: "skiff-aes-256-gcm-memif-nogso", Suite: "aes-256-gcm", Local: "memif", NoUnderlayGSO: true}, false, false},
 }
 
 // CatalogNames lists the names of the catalog's rows.

@@ -29,6 +29,13 @@ func TestParseRow(t *testing.T) {
 		{"codec=vxlan", Row{Name: "skiff-vxlan", Kind: KindSkiff, Suite: "aes-256-gcm", Policy: "clamp", Local: "tap", Codec: "vxlan", Underlay: "udp", UnderlayMTU: 1500}},
 		{"kind=veth,underlay_mtu=9000", Row{Name: "veth-ul9000", Kind: KindVeth, UnderlayMTU: 9000}},
 		{"lz4=on,policy=fragment,local_mtu=9000", Row{Name: "skiff-aes-256-gcm-lz4-fragment-mtu9000", Kind: KindSkiff, Suite: "aes-256-gcm", LZ4: true, Policy: "fragment", Local: "tap", LocalMTU: 9000, Codec: "skiff", Underlay: "udp", UnderlayMTU: 1500}},
+		{"local=memif", Row{Name: "skiff-aes-256-gcm-memif", Kind: KindSkiff, Suite: "aes-256-gcm", Policy: "clamp", Local: "memif", Codec: "skiff", Underlay: "udp", UnderlayMTU: 1500}},
+		{"suite=none,local=memif,underlay=afxdp,lz4=on", Row{Name: "skiff-none-lz4-memif-afxdp-underlay", Kind: KindSkiff, Suite: "none", LZ4: true, Policy: "clamp", Local: "memif", Codec: "skiff", Underlay: "afxdp", UnderlayMTU: 1500}},
+		{"name=m,local=memif,policy=fragment,underlay_mtu=9000", Row{Name: "m", Kind: KindSkiff, Suite: "aes-256-gcm", Policy: "fragment", Local: "memif", Codec: "skiff", Underlay: "udp", UnderlayMTU: 9000}},
+		{"kind=testpmd", Row{Name: "testpmd", Kind: KindTestpmd, UnderlayMTU: 1500}},
+		{"local=memif,underlay_gso=off", Row{Name: "skiff-aes-256-gcm-memif-nogso", Kind: KindSkiff, Suite: "aes-256-gcm", Policy: "clamp", Local: "memif", Codec: "skiff", Underlay: "udp", UnderlayMTU: 1500, NoUnderlayGSO: true}},
+		{"underlay_gso=on", Row{Name: "skiff-aes-256-gcm", Kind: KindSkiff, Suite: "aes-256-gcm", Policy: "clamp", Local: "tap", Codec: "skiff", Underlay: "udp", UnderlayMTU: 1500}},
+		{"name=anchor,kind=testpmd", Row{Name: "anchor", Kind: KindTestpmd, UnderlayMTU: 1500}},
 	}
 	for _, tt := range tests {
 		got, err := ParseRow(tt.spec)
@@ -54,12 +61,12 @@ func TestParseRow(t *testing.T) {
 		{"suite=rot13", "suite=rot13"},
 		{"lz4=maybe", "on or off"},
 		{"policy=squeeze", "clamp, fragment or none"},
-		{"local=tun", "tap, afpacket or afxdp"},
+		{"local=tun", "tap, afpacket, afxdp or memif"},
 		{"local_mtu=100", "576..9000"},
 		{"local_mtu=x", "576..9000"},
 		{"underlay_mtu=70000", "576..65535"},
 		{"codec=gre", "skiff or vxlan"},
-		{"underlay=memif", "udp or afxdp"},
+		{"underlay=memif", "local=memif"},
 		{"colour=red", "unknown key"},
 		{"name=a,name=b", "twice"},
 		{"name=a b", "without spaces"},
@@ -67,7 +74,16 @@ func TestParseRow(t *testing.T) {
 		{"codec=vxlan,suite=none", "no suite"},
 		{"codec=vxlan,policy=fragment", "cannot fragment"},
 		{"kind=veth,suite=none", "skiff rows only"},
-		{"kind=tunnel", "skiff, veth"},
+		{"kind=tunnel", "skiff, veth, vxlan, wireguard-go or testpmd"},
+		{"local=memif,local_mtu=1400", "no MTU"},
+		{"local=memif,codec=vxlan", "codec vxlan is not supported"},
+		{"local=memif,underlay_mtu=1400", "1400-byte frames"},
+		{"local=memif,policy=fragment,underlay_mtu=1400", "1400-byte frames"},
+		{"kind=testpmd,underlay_mtu=9000", "no underlay_mtu"},
+		{"kind=testpmd,local=memif", "skiff rows only"},
+		{"kind=testpmd,suite=none", "skiff rows only"},
+		{"kind=veth,underlay_gso=off", "skiff rows only"},
+		{"underlay_gso=maybe", "on or off"},
 		{"local_mtu=9000", "do not fit"}, // clamp cannot carry 9000-byte frames over 1500
 	}
 	for _, tt := range bad {
@@ -93,6 +109,9 @@ func TestInnerMTUAndFrames(t *testing.T) {
 		{"kind=vxlan", 1450, []int{64, 1400}},
 		{"kind=wireguard-go", 1420, []int{64, 1400}},
 		{"kind=veth,underlay_mtu=9000", 9000, []int{64, 1400, 9000}},
+		{"local=memif", 1414, []int{64, 1400}},
+		{"local=memif,underlay_mtu=9100", 9000, []int{64, 1400}}, // memif rows: 64 and 1400 only
+		{"kind=testpmd", 1500, []int{64, 1400}},
 	}
 	for _, tt := range tests {
 		r, err := ParseRow(tt.spec)
@@ -124,8 +143,9 @@ func TestSelectRows(t *testing.T) {
 		wg     bool
 		want   string
 	}{
-		{nil, nil, false, false, "veth,vxlan,skiff-none,skiff-aes-256-gcm,skiff-aes-256-gcm-lz4,skiff-chacha20-poly1305,skiff-aes-256-gcm-frag9000,skiff-aes-256-gcm-jumbo9000,skiff-aes-256-gcm-afpacket,skiff-aes-256-gcm-afxdp"},
-		{nil, nil, false, true, "veth,vxlan,wireguard-go,skiff-none,skiff-aes-256-gcm,skiff-aes-256-gcm-lz4,skiff-chacha20-poly1305,skiff-aes-256-gcm-frag9000,skiff-aes-256-gcm-jumbo9000,skiff-aes-256-gcm-afpacket,skiff-aes-256-gcm-afxdp"},
+		{nil, nil, false, false, "veth,vxlan,skiff-none,skiff-aes-256-gcm,skiff-aes-256-gcm-lz4,skiff-chacha20-poly1305,skiff-aes-256-gcm-frag9000,skiff-aes-256-gcm-jumbo9000,skiff-aes-256-gcm-afpacket,skiff-aes-256-gcm-afxdp,testpmd-memif,skiff-aes-256-gcm-memif,skiff-none-memif"},
+		{nil, nil, false, true, "veth,vxlan,wireguard-go,skiff-none,skiff-aes-256-gcm,skiff-aes-256-gcm-lz4,skiff-chacha20-poly1305,skiff-aes-256-gcm-frag9000,skiff-aes-256-gcm-jumbo9000,skiff-aes-256-gcm-afpacket,skiff-aes-256-gcm-afxdp,testpmd-memif,skiff-aes-256-gcm-memif,skiff-none-memif"},
+		{[]string{"skiff-none-memif", "testpmd-memif"}, nil, false, false, "skiff-none-memif,testpmd-memif"},
 		{nil, nil, true, false, "veth,vxlan,skiff-none,skiff-aes-256-gcm"},
 		{nil, []Row{custom}, true, false, "veth,vxlan,skiff-none,skiff-aes-256-gcm,mine"},
 		{[]string{"skiff-vxlan", "veth"}, nil, false, false, "skiff-vxlan,veth"},
@@ -167,7 +187,8 @@ func TestSelectRows(t *testing.T) {
 			t.Errorf("%s: spec %q: %v", r.Name, r.Spec(), err)
 			continue
 		}
-		if back.InnerMTU() != r.InnerMTU() || back.Name != r.Name || back.Suite != r.Suite || back.Policy != r.Policy {
+		if back.InnerMTU() != r.InnerMTU() || back.Name != r.Name || back.Suite != r.Suite || back.Policy != r.Policy ||
+			back.Kind != r.Kind || back.Local != r.Local || back.Memif() != r.Memif() {
 			t.Errorf("%s: spec %q parses to %+v", r.Name, r.Spec(), back)
 		}
 	}

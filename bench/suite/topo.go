@@ -18,6 +18,7 @@ import (
 
 	"github.com/skiffnet/skiff/bench/netns"
 	"github.com/skiffnet/skiff/dataplane/wire"
+	"github.com/skiffnet/skiff/internal/testpmd"
 )
 
 // Addresses of the topology.
@@ -46,16 +47,31 @@ type bed struct {
 	tunnels []*netns.Proc // the tunnel processes (skiff or wireguard-go)
 	wgSocks []string
 	port    int // next traffic port
+
+	profile string // skiff rows: path prefix of the nodes' CPU profiles ("" = none)
+
+	// memif rows.
+	cpus      cpuPlan
+	memifSock string        // site-a's memif socket
+	ctlA      string        // site-a's control socket
+	pmd       *testpmd.Proc // the txonly client
+	pmdSrv    *testpmd.Proc // testpmd-memif: the rxonly server
+}
+
+// buildOpts are what build needs besides the row.
+type buildOpts struct {
+	skiff, wgGo string
+	profile     string // skiff rows: write CPU profiles to profile + "-site-a.pprof" and "-site-b.pprof"
 }
 
 // build creates the row's topology and starts its tunnel; on error, what
 // was built is removed.
-func build(ctx context.Context, row Row, skiff, wgGo string) (bd *bed, err error) {
+func build(ctx context.Context, row Row, o buildOpts) (bd *bed, err error) {
 	lab, err := netns.New()
 	if err != nil {
 		return nil, err
 	}
-	bd = &bed{row: row, skiff: skiff, lab: lab, port: 5201}
+	bd = &bed{row: row, skiff: o.skiff, lab: lab, port: 5201, profile: o.profile}
 	defer func() {
 		if err != nil {
 			bd.close()
@@ -64,6 +80,12 @@ func build(ctx context.Context, row Row, skiff, wgGo string) (bd *bed, err error
 	}()
 	if bd.dir, err = os.MkdirTemp("", "skiff-bench-"); err != nil {
 		return bd, err
+	}
+	if row.Memif() {
+		bd.cpus = planCPUs()
+	}
+	if row.Kind == KindTestpmd {
+		return bd, bd.startTestpmdPair()
 	}
 	if bd.a, err = lab.NS("site-a"); err != nil {
 		return bd, err
@@ -82,6 +104,11 @@ func build(ctx context.Context, row Row, skiff, wgGo string) (bd *bed, err error
 		if err = ns.Addr("ul0", []string{underlayA, underlayB}[i]+"/30"); err != nil {
 			return bd, err
 		}
+		if row.NoUnderlayGSO {
+			if out, err := ns.Run("ethtool", "-K", "ul0", "tx-udp-segmentation", "off"); err != nil {
+				return bd, fmt.Errorf("ethtool -K ul0 tx-udp-segmentation off: %w: %s", err, out)
+			}
+		}
 	}
 	switch row.Kind {
 	case KindVeth:
@@ -97,15 +124,18 @@ func build(ctx context.Context, row Row, skiff, wgGo string) (bd *bed, err error
 			}
 		}
 	case KindWG:
-		if wgGo == "" {
+		if o.wgGo == "" {
 			return bd, errors.New("wireguard-go rows need --wireguard-go PATH")
 		}
-		if err = bd.wireguard(ctx, wgGo); err != nil {
+		if err = bd.wireguard(ctx, o.wgGo); err != nil {
 			return bd, err
 		}
 	case KindSkiff:
 		if err = bd.startSkiff(ctx); err != nil {
 			return bd, err
+		}
+		if row.Memif() {
+			return bd, bd.startMemif(ctx)
 		}
 	default:
 		return bd, fmt.Errorf("unknown row kind %q", row.Kind)
@@ -324,9 +354,19 @@ func (bd *bed) startSkiff(ctx context.Context) error {
 			local = "{type: afpacket, name: lan0}"
 		case "afxdp":
 			local = "{type: afxdp, name: lan0}"
+		case "memif":
+			// Site-a: testpmd connects here. Site-b: a memif nobody
+			// connects to, a local port that is quiet (no kernel
+			// device sending neighbour discovery) and drops what
+			// comes: the data never reaches it (see startMemif).
+			sock := filepath.Join(bd.dir, names[i]+"-memif.sock")
+			if i == 0 {
+				bd.memifSock = sock
+			}
+			local = fmt.Sprintf("{type: memif, memif: {socket: %q, id: 0, role: server}}", sock)
 		}
 		underlayType := ""
-		if row.Underlay == "afxdp" {
+		if row.Underlay == "afxdp" && (i == 0 || !row.Memif()) {
 			underlayType = "  type: afxdp\n  interface: ul0\n"
 		}
 		pskLine, vniLine := fmt.Sprintf("psk: {key: %q}\n", psk.String()), ""
@@ -344,7 +384,19 @@ func (bd *bed) startSkiff(ctx context.Context) error {
 		if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 			return err
 		}
-		p, err := ns.Start(nil, bd.skiff, "up", "-c", path)
+		if i == 0 {
+			bd.ctlA = sock
+		}
+		args := []string{bd.skiff, "up", "-c", path}
+		if bd.profile != "" {
+			args = append(args, "-cpuprofile", bd.profile+"-"+names[i]+".pprof")
+		}
+		if row.Memif() && len(bd.cpus.cpus) > 1 {
+			// Off testpmd's forwarding CPU (ip netns exec and taskset
+			// exec: the process is skiff itself).
+			args = append([]string{"taskset", "-c", bd.cpus.skiff}, args...)
+		}
+		p, err := ns.Start(nil, args[0], args[1:]...)
 		if err != nil {
 			return err
 		}
@@ -406,6 +458,13 @@ func (bd *bed) tunnelPids() []int {
 // close stops the tunnel processes (SIGTERM, so skiff removes what it
 // created) and removes the namespaces and files. Safe on a partial bed.
 func (bd *bed) close() {
+	// testpmd first (the client, then the server): a memif peer that
+	// goes away under a polling testpmd can crash it.
+	for _, p := range []*testpmd.Proc{bd.pmd, bd.pmdSrv} {
+		if p != nil {
+			p.Stop()
+		}
+	}
 	for _, p := range bd.tunnels {
 		p.Stop(3 * time.Second)
 	}

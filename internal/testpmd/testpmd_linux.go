@@ -275,11 +275,8 @@ func randHex(n int) string {
 }
 
 // Start runs testpmd with o and returns once it is at its prompt with its
-// memif port configured: a client has tried to connect (the DPDK client
-// never retries, so its server must be listening already), a server is
-// listening. Unless o.NoStart it then starts forwarding; with o.TxFirst it
-// first waits for the link. It fails the test if testpmd is not installed
-// or does not get there; use Need first to skip instead.
+// memif port configured (see Launch). It fails the test if testpmd is not
+// installed or does not get there; use Need first to skip instead.
 //
 // t.Cleanup stops it (Stop), kills its process group if it does not quit,
 // removes its runtime directory, and logs its output if the test failed.
@@ -287,21 +284,56 @@ func randHex(n int) string {
 // signal, and its stdin closes).
 func Start(t testing.TB, o Options) *Proc {
 	t.Helper()
-	if err := o.fill(); err != nil {
+	p, err := Launch(o, nil)
+	if p == nil {
 		t.Fatalf("testpmd: %v", err)
+	}
+	t.Cleanup(func() {
+		if _, err := p.Stop(); errors.Is(err, ErrExited) {
+			// A memif server can segfault when its peer disconnects: a
+			// test that cares calls Stop, Stats or Exited itself.
+			t.Logf("testpmd %s: had exited before the test ended: %v", p.name, err)
+		} else if err != nil {
+			t.Errorf("testpmd %s: stop: %v", p.name, err)
+		}
+		if t.Failed() {
+			t.Logf("testpmd %s (%s) output:\n%s", p.name, strings.Join(p.cmd.Args, " "), p.Log())
+		}
+	})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, p.Log())
+	}
+	return p
+}
+
+// Launch runs testpmd with o, for callers that are not tests (skiff
+// bench), and returns once it is at its prompt with its memif port
+// configured: a client has tried to connect (the DPDK client never
+// retries, so its server must be listening already), a server is
+// listening. Unless o.NoStart it then starts forwarding; with o.TxFirst it
+// first waits for the link. logf, if not nil, gets the command line.
+//
+// If testpmd could not be run at all, Launch returns a nil Proc. If it ran
+// but did not get there, Launch returns the Proc with the error: its Log
+// tells why; call Stop. The caller must call Stop when done: it quits
+// testpmd and removes its runtime directory. The process also dies with
+// this process (SIGKILL as parent-death signal, and its stdin closes).
+func Launch(o Options, logf func(format string, args ...any)) (*Proc, error) {
+	if err := o.fill(); err != nil {
+		return nil, fmt.Errorf("testpmd: %w", err)
 	}
 	bin := Path()
 	if bin == "" {
-		t.Fatalf("testpmd: %s is not installed (apt-get install dpdk-dev librte-net-memif23 librte-mempool-ring23)", Binary)
+		return nil, fmt.Errorf("testpmd: %s is not installed (apt-get install dpdk-dev librte-net-memif23 librte-mempool-ring23)", Binary)
 	}
 	stdbuf, err := exec.LookPath("stdbuf")
 	if err != nil {
-		t.Fatalf("testpmd: stdbuf (coreutils) is not installed")
+		return nil, errors.New("testpmd: stdbuf (coreutils) is not installed")
 	}
 	sweepOnce.Do(sweepRunDirs)
 	runDir, err := os.MkdirTemp("", fmt.Sprintf("%s%d-", runDirPrefix, os.Getpid()))
 	if err != nil {
-		t.Fatalf("testpmd: %v", err)
+		return nil, fmt.Errorf("testpmd: %w", err)
 	}
 	p := &Proc{o: o, name: o.Name, prefix: "skiff-" + randHex(4), runDir: runDir, exited: make(chan struct{}), notify: make(chan struct{}, 1)}
 	// stdbuf -o0: testpmd prints replies with stdio but the prompt with
@@ -316,7 +348,11 @@ func Start(t testing.TB, o Options) *Proc {
 	p.cmd.SysProcAttr = &unix.SysProcAttr{Setpgid: true, Pdeathsig: unix.SIGKILL}
 	p.cmd.WaitDelay = 2 * time.Second
 	if p.stdin, err = p.cmd.StdinPipe(); err != nil {
-		t.Fatalf("testpmd: %v", err)
+		os.RemoveAll(runDir)
+		return nil, fmt.Errorf("testpmd: %w", err)
+	}
+	if logf != nil {
+		logf("testpmd %s: %s", p.name, strings.Join(p.cmd.Args, " "))
 	}
 
 	// The parent-death signal fires when the thread that forked exits, and
@@ -336,41 +372,29 @@ func Start(t testing.TB, o Options) *Proc {
 	}()
 	if err := <-startErr; err != nil {
 		os.RemoveAll(runDir)
-		t.Fatalf("testpmd: %v", err)
+		return nil, fmt.Errorf("testpmd: %w", err)
 	}
-	t.Cleanup(func() {
-		if _, err := p.Stop(); errors.Is(err, ErrExited) {
-			// A memif server can segfault when its peer disconnects: a
-			// test that cares calls Stop, Stats or Exited itself.
-			t.Logf("testpmd %s: had exited before the test ended: %v", p.name, err)
-		} else if err != nil {
-			t.Errorf("testpmd %s: stop: %v", p.name, err)
-		}
-		if t.Failed() {
-			t.Logf("testpmd %s (%s) output:\n%s", p.name, strings.Join(p.cmd.Args, " "), p.Log())
-		}
-	})
 
 	if _, err := p.reply("", o.StartTimeout); err != nil {
-		t.Fatalf("testpmd %s: start-up: %v\n%s", p.name, err, p.Log())
+		return p, fmt.Errorf("testpmd %s: start-up: %w", p.name, err)
 	}
 	sum, err := p.summary()
 	if err != nil {
-		t.Fatalf("testpmd %s: %v\n%s", p.name, err, p.Log())
+		return p, fmt.Errorf("testpmd %s: %w", p.name, err)
 	}
 	p.mac = sum.MAC
 	if o.NoStart {
-		return p
+		return p, nil
 	}
 	if o.TxFirst {
 		if err := p.WaitLinkUp(o.LinkTimeout); err != nil {
-			t.Fatalf("testpmd %s: before tx_first: %v\n%s", p.name, err, p.Log())
+			return p, fmt.Errorf("testpmd %s: before tx_first: %w", p.name, err)
 		}
 	}
 	if err := p.StartForwarding(); err != nil {
-		t.Fatalf("testpmd %s: %v\n%s", p.name, err, p.Log())
+		return p, fmt.Errorf("testpmd %s: %w", p.name, err)
 	}
-	return p
+	return p, nil
 }
 
 // runDirPrefix starts the name of each instance's temporary directory,
