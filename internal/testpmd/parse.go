@@ -102,25 +102,21 @@ func ParseStats(text string) (map[uint16]Stats, error) {
 	out := map[uint16]Stats{}
 	section, port := none, uint16(0)
 	for line := range strings.Lines(text) {
-		if m := reNICHeader.FindStringSubmatch(line); m != nil {
+		if hdr, m := nic, reNICHeader.FindStringSubmatch(line); m != nil || reFwdHeader.MatchString(line) {
+			if m == nil {
+				hdr, m = fwd, reFwdHeader.FindStringSubmatch(line)
+			}
 			p, err := strconv.ParseUint(m[1], 10, 16)
 			if err != nil {
 				return nil, fmt.Errorf("testpmd stats: port in %q: %w", strings.TrimSpace(line), err)
 			}
-			section, port = nic, uint16(p)
+			section, port = hdr, uint16(p)
 			s := out[port]
-			s.HasNIC = true
-			out[port] = s
-			continue
-		}
-		if m := reFwdHeader.FindStringSubmatch(line); m != nil {
-			p, err := strconv.ParseUint(m[1], 10, 16)
-			if err != nil {
-				return nil, fmt.Errorf("testpmd stats: port in %q: %w", strings.TrimSpace(line), err)
+			if hdr == nic {
+				s.HasNIC = true
+			} else {
+				s.HasFwd = true
 			}
-			section, port = fwd, uint16(p)
-			s := out[port]
-			s.HasFwd = true
 			out[port] = s
 			continue
 		}

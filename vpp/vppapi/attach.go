@@ -57,15 +57,11 @@ func Attach(ctx context.Context, conn Conn, spec AttachSpec) (*Attachment, error
 	v := newVPP(conn)
 
 	// Read what is there before changing anything.
-	socks, err := v.sockets(ctx)
+	socks, ms, err := v.memifState(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("dump memif sockets: %w", err)
+		return nil, err
 	}
 	ids := socketIDs(socks, spec.Socket)
-	ms, err := v.memifs(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("dump memifs: %w", err)
-	}
 	if m := findMemif(ms, ids, spec.ID); m != nil {
 		return nil, fmt.Errorf("socket %s id %d: %s (sw_if_index %d): %w", spec.Socket, spec.ID, m.IfName, m.SwIfIndex, ErrAttached)
 	}

@@ -45,13 +45,9 @@ func Detach(ctx context.Context, conn Conn, socket string, id uint32) (*Detached
 		return nil, err
 	}
 	v := newVPP(conn)
-	socks, err := v.sockets(ctx)
+	socks, ms, err := v.memifState(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("dump memif sockets: %w", err)
-	}
-	ms, err := v.memifs(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("dump memifs: %w", err)
+		return nil, err
 	}
 	m := findMemif(ms, socketIDs(socks, socket), id)
 	if m == nil {

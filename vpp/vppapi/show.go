@@ -81,13 +81,9 @@ func Show(ctx context.Context, conn Conn, f ShowFilter) ([]Memif, error) {
 		return nil, err
 	}
 	v := newVPP(conn)
-	socks, err := v.sockets(ctx)
+	socks, ms, err := v.memifState(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("dump memif sockets: %w", err)
-	}
-	ms, err := v.memifs(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("dump memifs: %w", err)
+		return nil, err
 	}
 	ifs, err := v.interfaces(ctx, "")
 	if err != nil {

@@ -4,6 +4,7 @@ package vppapi
 
 import (
 	"context"
+	"fmt"
 	"slices"
 
 	govppapi "go.fd.io/govpp/api"
@@ -87,6 +88,20 @@ func socketIDs(socks map[uint32]string, name string) []uint32 {
 	}
 	slices.Sort(ids)
 	return ids
+}
+
+// memifState dumps VPP's memif socket files and memifs, the state every
+// subcommand starts from.
+func (v *vpp) memifState(ctx context.Context) (map[uint32]string, []*memif.MemifDetails, error) {
+	socks, err := v.sockets(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("dump memif sockets: %w", err)
+	}
+	ms, err := v.memifs(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("dump memifs: %w", err)
+	}
+	return socks, ms, nil
 }
 
 func (v *vpp) memifs(ctx context.Context) ([]*memif.MemifDetails, error) {
