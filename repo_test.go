@@ -126,14 +126,15 @@ var allowed = []struct {
 	{"dataplane/buf", nil},
 	{"dataplane/wire", []string{"dataplane/buf", "dataplane/packet", "dataplane/wire"}}, // wiretest imports wire
 	{"dataplane/stage", []string{"dataplane/buf", "dataplane/packet", "dataplane/wire"}},
-	{"dataplane/pipeline", []string{"dataplane/buf", "dataplane/packet", "dataplane/wire", "dataplane/stage"}},
+	{"dataplane/pipeline", []string{"dataplane/buf", "dataplane/packet", "dataplane/wire", "dataplane/stage", "dataplane/fib"}},
+	{"dataplane/fib", nil},
 	{"dataplane/port", []string{"dataplane/buf", "dataplane/packet", "dataplane/port", "bpf", "vpp/memif"}},
-	{"dataplane/engine", []string{"dataplane/buf", "dataplane/packet", "dataplane/wire", "dataplane/stage", "dataplane/pipeline", "dataplane/port"}},
+	{"dataplane/engine", []string{"dataplane/buf", "dataplane/packet", "dataplane/wire", "dataplane/stage", "dataplane/pipeline", "dataplane/port", "dataplane/fib"}},
 	{"conf", []string{"dataplane/wire", "dataplane/stage"}},
 }
 
 // pure packages: no logging, no processes.
-var pure = []string{"dataplane/packet", "dataplane/buf", "dataplane/wire", "dataplane/stage", "dataplane/pipeline"}
+var pure = []string{"dataplane/packet", "dataplane/buf", "dataplane/wire", "dataplane/stage", "dataplane/pipeline", "dataplane/fib", "control/route", "control/probe"}
 
 func TestImportDirection(t *testing.T) {
 	for _, f := range goFiles(t) {

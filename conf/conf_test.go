@@ -530,7 +530,7 @@ log: {level: loud}
 `))
 	want := []string{
 		"many.yaml:1: psk: required", "many.yaml:2: node.name:", "many.yaml:2: node.id:", "many.yaml:3: suite:", "many.yaml:4: lz4:",
-		"many.yaml:5: local.mtu:", "many.yaml:6: underlay.mtu:", "many.yaml:8: peers[0].paths[0].remote:",
+		"many.yaml:5: local.mtu:", "many.yaml:6: underlay.mtu:", "many.yaml:7: peers: 2 peers need a mesh section", "many.yaml:8: peers[0].paths[0].remote:",
 		"many.yaml:9: peers[1].color: unknown key", "many.yaml:9: peers[1].name:", "many.yaml:9: peers[1].id:",
 		"many.yaml:10: log.level:",
 	}

@@ -62,9 +62,14 @@ type Config struct {
 	// vlan_map is unset. See stage.VLANMap for the file format.
 	VLANMap *stage.VLANMap
 
-	// Peers are the nodes this node talks to (key peers, at least one).
-	// Names and ids are unique and no id is Node.ID.
+	// Peers are the nodes this node talks to (key peers, at least one;
+	// exactly one without a mesh section). Names and ids are unique and no
+	// id is Node.ID.
 	Peers []Peer
+
+	// Mesh makes this node one of a mesh (key mesh, optional); nil: a
+	// point-to-point tunnel to the one peer.
+	Mesh *Mesh
 
 	// Control is the local control socket (key control, optional).
 	Control Control
@@ -366,10 +371,12 @@ type Peer struct {
 	// required there, range 0..16777215). It must not be set for skiff.
 	VNI uint32
 	// Paths are the underlay paths to the peer in failover order: traffic
-	// uses the first live one (key peers[i].paths, at least one).
+	// uses the first live one (key peers[i].paths, at least one; in a mesh,
+	// none means the peer is reached through relays only).
 	Paths []Path
 	// Keepalive is the interval of keepalives on every path (key
-	// peers[i].keepalive, default 1s, range 100ms..60s). Zero for vxlan.
+	// peers[i].keepalive, default 1s or mesh.probe_interval, range
+	// 100ms..60s). Zero for vxlan.
 	Keepalive time.Duration
 	// DeadAfter is the silence after which a path counts as dead (key
 	// peers[i].dead_after, default 3s, greater than Keepalive, at most
@@ -443,3 +450,83 @@ func Load(path string) (*Config, error) {
 func Parse(name string, data []byte) (*Config, error) {
 	return parse(name, filepath.Dir(name), data)
 }
+
+// MeshMode is how a mesh finds its routes.
+type MeshMode uint8
+
+const (
+	// MeshStatic: the next hops are in the config (mesh.next_hops).
+	MeshStatic MeshMode = iota + 1
+	// MeshSuper: controller nodes collect the measured latencies, solve and
+	// push each node its next-hop row; a node keeps the last row it got
+	// when no controller answers.
+	MeshSuper
+	// MeshP2P: every node floods its latencies and solves for itself.
+	MeshP2P
+)
+
+var meshModeNames = map[MeshMode]string{MeshStatic: "static", MeshSuper: "super", MeshP2P: "p2p"}
+
+func (m MeshMode) String() string {
+	if s, ok := meshModeNames[m]; ok {
+		return s
+	}
+	return fmt.Sprintf("mesh-mode(%d)", uint8(m))
+}
+
+// Mesh configures a mesh of more than two nodes: frames carry source and
+// destination node ids and a TTL, relays forward them by next-hop table
+// without decrypting, and routes follow measured one-way latency.
+type Mesh struct {
+	// Mode is static, super or p2p (key mesh.mode, required).
+	Mode MeshMode
+	// ProbeInterval is the default keepalive of linked peers: each
+	// keepalive is a probe that carries the sender's wall clock, and the
+	// receiver's one-way delay estimate comes from it (key
+	// mesh.probe_interval, default 1s, range 100ms..60s). A peer's own
+	// keepalive key overrides it.
+	ProbeInterval time.Duration
+	// Filter is how many recent probes the median filter looks at (key
+	// mesh.filter, default 5, range 1..63).
+	Filter int
+	// Tolerance is the hysteresis: the latency a node reports for a link
+	// changes only when the filtered value moves further than this from it
+	// (key mesh.tolerance, default 2ms, range 0..10s).
+	Tolerance time.Duration
+	// HopCost is added to every link's latency, so a relay path must save
+	// at least this much per extra hop to be chosen (key mesh.hop_cost,
+	// default 1ms, range 0..10s).
+	HopCost time.Duration
+	// ReportInterval is how often a node sends its measured latencies
+	// (flooded in p2p and super mode) and a controller pushes tables, at
+	// the latest; changes are sent at once (key mesh.report_interval,
+	// default 1s, range 100ms..60s).
+	ReportInterval time.Duration
+	// FIBTimeout is how long a learned MAC address stays in the L2
+	// forwarding table without traffic from it (key mesh.fib_timeout,
+	// default 5m, range 1s..24h).
+	FIBTimeout time.Duration
+	// Controllers are the controller nodes of super mode (key
+	// mesh.controllers, required there and only there): this node's id or
+	// ids of peers. This node is a controller if its id is listed.
+	Controllers []uint16
+	// NextHops is this node's next-hop table in static mode (key
+	// mesh.next_hops, a mapping destination id: next-hop id; static mode
+	// only). Destinations not listed that are linked peers go direct;
+	// others are unreachable. Every next hop must be a linked peer.
+	NextHops map[uint16]uint16
+}
+
+// Mesh defaults.
+const (
+	DefaultProbeInterval  = time.Second
+	DefaultFilter         = 5
+	DefaultTolerance      = 2 * time.Millisecond
+	DefaultHopCost        = time.Millisecond
+	DefaultReportInterval = time.Second
+	DefaultFIBTimeout     = 5 * time.Minute
+)
+
+// Linked reports whether the peer has underlay paths of its own (else it
+// is reached through relays, in a mesh).
+func (p Peer) Linked() bool { return len(p.Paths) > 0 }

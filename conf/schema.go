@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -68,7 +70,7 @@ func (d *decoder) config(root *yaml.Node) *Config {
 	}
 	top := d.mapping(root, root.Line, "",
 		"version", "node", "psk", "suite", "lz4", "rekey_after", "local",
-		"underlay", "vlan_map", "peers", "control", "log")
+		"underlay", "vlan_map", "peers", "mesh", "control", "log")
 	if root.Kind != yaml.MappingNode {
 		return nil // mapping reported it
 	}
@@ -94,7 +96,8 @@ func (d *decoder) config(root *yaml.Node) *Config {
 	c.Local = d.local(top("local"))
 	c.Underlay = d.underlay(top("underlay"))
 	c.VLANMapFile, c.VLANMap = d.vlanMap(top("vlan_map"))
-	c.Peers = d.peers(top("peers"))
+	c.Mesh = d.mesh(top("mesh"))
+	c.Peers = d.peers(top("peers"), c.Mesh)
 	c.Control = d.control(top("control"), c.Node.Name)
 	c.Log = d.log(top("log"))
 
@@ -487,7 +490,7 @@ func (d *decoder) vlanMap(f field) (string, *stage.VLANMap) {
 	return p, m
 }
 
-func (d *decoder) peers(f field) []Peer {
+func (d *decoder) peers(f field, mesh *Mesh) []Peer {
 	items := d.list(f)
 	if len(items) == 0 {
 		if !f.set() || f.val.Kind == yaml.SequenceNode {
@@ -497,13 +500,13 @@ func (d *decoder) peers(f field) []Peer {
 	}
 	peers := make([]Peer, 0, len(items))
 	for _, it := range items {
-		p := d.peer(it)
+		p := d.peer(it, mesh)
 		peers = append(peers, p)
 	}
 	return peers
 }
 
-func (d *decoder) peer(f field) Peer {
+func (d *decoder) peer(f field, mesh *Mesh) Peer {
 	var p Peer
 	if !f.set() {
 		d.failf(f.line, f.path, "empty peer (want a mapping with name, id and paths)")
@@ -532,8 +535,8 @@ func (d *decoder) peer(f field) Peer {
 
 	pathsField := get("paths")
 	items := d.list(pathsField)
-	if len(items) == 0 && (!pathsField.set() || pathsField.val.Kind == yaml.SequenceNode) {
-		d.failf(pathsField.line, pathsField.path, "required: at least one path")
+	if len(items) == 0 && (!pathsField.set() || pathsField.val.Kind == yaml.SequenceNode) && (mesh == nil || p.Codec == CodecVXLAN) {
+		d.failf(pathsField.line, pathsField.path, "required: at least one path (only a mesh peer may have none: reached through relays)")
 	}
 	for _, it := range items {
 		p.Paths = append(p.Paths, d.path1(it, p.Codec))
@@ -553,14 +556,20 @@ func (d *decoder) peer(f field) Peer {
 
 	ka, da := get("keepalive"), get("dead_after")
 	nerr := len(d.errs)
-	p.Keepalive = d.duration(ka, DefaultKeepalive, 100*time.Millisecond, time.Minute, "100ms..60s")
+	defKeepalive := DefaultKeepalive
+	if mesh != nil {
+		defKeepalive = mesh.ProbeInterval
+	}
+	p.Keepalive = d.duration(ka, defKeepalive, 100*time.Millisecond, time.Minute, "100ms..60s")
 	p.DeadAfter = d.duration(da, DefaultDeadAfter, 1, 10*time.Minute, "(more than keepalive)..10m")
 	if p.DeadAfter <= p.Keepalive && len(d.errs) == nerr {
 		switch {
 		case da.set():
 			d.failf(da.line, da.path, "%v must be greater than keepalive (%v)", p.DeadAfter, p.Keepalive)
-		default:
+		case ka.set():
 			d.failf(ka.line, ka.path, "%v must be less than dead_after (%v, the default)", p.Keepalive, p.DeadAfter)
+		default:
+			d.failf(f.line, f.path+".dead_after", "the default %v must be greater than the keepalive (%v, mesh.probe_interval): set dead_after", p.DeadAfter, p.Keepalive)
 		}
 	}
 	return p
@@ -658,8 +667,126 @@ func (d *decoder) crossCheck(c *Config, pskSet bool) {
 			d.pathLocal(c, &c.Peers[i].Paths[j], fmt.Sprintf("%s.paths[%d]", pp, j))
 		}
 	}
+	d.meshCheck(c)
 	if skiffPeers > 0 && !pskSet {
 		d.failf(d.lineOf("psk"), "psk", "required: the pre-shared key of skiff peers (key, key_file or passphrase)")
+	}
+}
+
+// mesh decodes the optional mesh section.
+func (d *decoder) mesh(f field) *Mesh {
+	if !f.set() {
+		return nil
+	}
+	get := d.mapping(f.val, f.line, f.path, "mode", "probe_interval", "filter", "tolerance", "hop_cost",
+		"report_interval", "fib_timeout", "controllers", "next_hops")
+	m := &Mesh{}
+	switch d.choice(get("mode"), "static", "super", "p2p") {
+	case 0:
+		m.Mode = MeshStatic
+	case 1:
+		m.Mode = MeshSuper
+	case 2:
+		m.Mode = MeshP2P
+	default:
+		if !get("mode").set() {
+			d.failf(f.line, f.path+".mode", "required (static, super or p2p)")
+		}
+	}
+	m.ProbeInterval = d.duration(get("probe_interval"), DefaultProbeInterval, 100*time.Millisecond, time.Minute, "100ms..60s")
+	m.Filter = int(d.integer(get("filter"), DefaultFilter, 1, 63))
+	m.Tolerance = d.duration(get("tolerance"), DefaultTolerance, 0, 10*time.Second, "0..10s")
+	m.HopCost = d.duration(get("hop_cost"), DefaultHopCost, 0, 10*time.Second, "0..10s")
+	m.ReportInterval = d.duration(get("report_interval"), DefaultReportInterval, 100*time.Millisecond, time.Minute, "100ms..60s")
+	m.FIBTimeout = d.duration(get("fib_timeout"), DefaultFIBTimeout, time.Second, 24*time.Hour, "1s..24h")
+	ctl := get("controllers")
+	for _, it := range d.list(ctl) {
+		m.Controllers = append(m.Controllers, d.nodeID(it))
+	}
+	switch {
+	case m.Mode == MeshSuper && len(m.Controllers) == 0:
+		d.failf(ctl.line, ctl.path, "required in super mode: at least one controller node id")
+	case m.Mode != MeshSuper && ctl.set():
+		d.failf(ctl.line, ctl.path, "only for mode super (this mesh is %s)", m.Mode)
+	}
+	nh := get("next_hops")
+	switch {
+	case !nh.set():
+	case m.Mode != MeshStatic:
+		d.failf(nh.line, nh.path, "only for mode static (this mesh is %s)", m.Mode)
+	case nh.val.Kind != yaml.MappingNode:
+		d.failf(nh.line, nh.path, "want a mapping of destination id: next-hop id, got %s", kind(nh.val))
+	default:
+		m.NextHops = map[uint16]uint16{}
+		for i := 0; i+1 < len(nh.val.Content); i += 2 {
+			k, v := resolve(nh.val.Content[i]), resolve(nh.val.Content[i+1])
+			if k == nil || v == nil {
+				continue
+			}
+			kp := fmt.Sprintf("%s.%s", nh.path, k.Value)
+			d.lines[kp] = k.Line
+			dst := d.nodeID(field{k, k.Line, kp})
+			via := d.nodeID(field{v, v.Line, kp})
+			if _, dup := m.NextHops[dst]; dup && dst != 0 {
+				d.failf(k.Line, kp, "duplicate destination")
+			}
+			if dst != 0 && via != 0 {
+				m.NextHops[dst] = via
+			}
+		}
+	}
+	return m
+}
+
+// meshCheck checks the mesh section against the peers.
+func (d *decoder) meshCheck(c *Config) {
+	m := c.Mesh
+	if m == nil {
+		if len(c.Peers) > 1 {
+			d.failf(d.lineOf("peers"), "peers", "%d peers need a mesh section (mesh.mode static, super or p2p); without one a node has exactly one peer", len(c.Peers))
+		}
+		return
+	}
+	byID := map[uint16]Peer{}
+	for i, p := range c.Peers {
+		byID[p.ID] = p
+		if p.Codec == CodecVXLAN {
+			pp := fmt.Sprintf("peers[%d].codec", i)
+			d.failf(d.lineOf(pp), pp, "vxlan: a mesh carries skiff's header (node ids, TTL); VXLAN has none")
+		}
+	}
+	for i, id := range m.Controllers {
+		pp := fmt.Sprintf("mesh.controllers[%d]", i)
+		if _, ok := byID[id]; !ok && id != c.Node.ID && id != 0 {
+			d.failf(d.lineOf(pp), pp, "%d is neither this node (%d) nor a peer", id, c.Node.ID)
+		}
+		if slices.Index(m.Controllers, id) != i {
+			d.failf(d.lineOf(pp), pp, "%d listed twice", id)
+		}
+	}
+	dsts := slices.Sorted(maps.Keys(m.NextHops))
+	for _, dst := range dsts {
+		via := m.NextHops[dst]
+		pp := fmt.Sprintf("mesh.next_hops.%d", dst)
+		switch p, ok := byID[via]; {
+		case dst == c.Node.ID:
+			d.failf(d.lineOf(pp), pp, "%d is this node", dst)
+		case byID[dst].ID == 0:
+			d.failf(d.lineOf(pp), pp, "destination %d is not a peer", dst)
+		case !ok:
+			d.failf(d.lineOf(pp), pp, "next hop %d is not a peer", via)
+		case !p.Linked():
+			d.failf(d.lineOf(pp), pp, "next hop %d (%s) has no paths: a next hop must be a linked peer", via, p.Name)
+		}
+	}
+	linked := 0
+	for _, p := range c.Peers {
+		if p.Linked() {
+			linked++
+		}
+	}
+	if linked == 0 {
+		d.failf(d.lineOf("peers"), "peers", "no peer has paths: a mesh node needs at least one linked peer")
 	}
 }
 

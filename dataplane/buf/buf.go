@@ -97,7 +97,7 @@ type Meta struct {
 	FragIndex  uint8  // fragment: piece number, 0-based
 	Flags      uint8  // wire header flags (LZ4, ...)
 	TTL        uint8  // hops left
-	Peer       uint8  // index of the peer in the current snapshot
+	Port       uint8  // send: index of the underlay port to send on
 	GSO        GSO    // offload state of the frame (local ports with offloads)
 }
 

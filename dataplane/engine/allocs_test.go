@@ -50,6 +50,7 @@ func TestEngineLoopAllocs(t *testing.T) {
 	inB := buf.NewBatch(pool, 64)
 	outB := buf.NewBatch(pool, 64)
 	got := buf.NewBatch(pool, 64)
+	fwdB := buf.NewBatch(pool, 64)
 	tx := pipeline.NewTx(&a.tx)
 	rx := pipeline.NewRx(pipeline.RxConfig{Stats: &b.rx, Pool: pool, Now: a.cfg.Now})
 	defer rx.Close()
@@ -61,7 +62,7 @@ func TestEngineLoopAllocs(t *testing.T) {
 		delivered := 0
 		for delivered < len(frames.Pkts) {
 			n, _ = ulB.ReadBatch(inB.Pkts)
-			b.rxBatch(rx, inB.Pkts[:n], outB, 0)
+			b.rxBatch(rx, inB.Pkts[:n], outB, fwdB, 0)
 			k, _ := lanB.ReadBatch(got.Pkts)
 			delivered += k
 		}

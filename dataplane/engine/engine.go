@@ -210,6 +210,8 @@ func (e *Engine) txLoop(lq int) {
 	defer in.Release()
 	defer out.Release()
 	tx := pipeline.NewTx(&e.tx)
+	tx.SetClock(e.cfg.Now)
+	defer tx.Close()
 	errs := 0
 	for {
 		n, err := local.ReadBatch(in.Pkts)
@@ -233,30 +235,38 @@ func (e *Engine) txBatch(tx *pipeline.Tx, in []*buf.Packet, out *buf.Batch, lq i
 	s := e.snap.Load()
 	for done := 0; done < len(in); {
 		done += tx.Process(s, in[done:], out)
-		e.writeUnderlay(s.Route.Port, lq, out)
+		e.writeUnderlay(&e.tx, lq, out)
 	}
 }
 
-func (e *Engine) writeUnderlay(port, lq int, out *buf.Batch) {
-	if out.N == 0 {
-		return
-	}
-	if port < 0 || port >= len(e.cfg.Underlays) {
-		e.tx.Drops[stage.PortWrite].Add(uint64(out.N))
-		e.tx.Out.Add(^uint64(out.N - 1))
-		out.N = 0
-		return
-	}
-	q := lq % e.utx[port]
-	e.wmu[port][q].Lock()
-	n, err := e.under[port][q].WriteBatch(out.Pkts[:out.N])
-	e.wmu[port][q].Unlock()
-	if n < out.N {
-		e.tx.Drops[stage.PortWrite].Add(uint64(out.N - n))
-		e.tx.Out.Add(^uint64(out.N - n - 1))
-	}
-	if err != nil && !errors.Is(err, net.ErrClosed) {
-		e.log.Warn("underlay write", "err", err)
+// writeUnderlay writes out's datagrams, each to the underlay port its
+// Meta.Port names (queue q picks that port's queue), in runs of the same
+// port; st counts what the ports refuse.
+func (e *Engine) writeUnderlay(st *pipeline.Stats, q int, out *buf.Batch) {
+	for i := 0; i < out.N; {
+		port := int(out.Pkts[i].Meta.Port)
+		j := i + 1
+		for j < out.N && int(out.Pkts[j].Meta.Port) == port {
+			j++
+		}
+		run := out.Pkts[i:j]
+		i = j
+		if port >= len(e.cfg.Underlays) {
+			st.Drops[stage.PortWrite].Add(uint64(len(run)))
+			st.Out.Add(^uint64(len(run) - 1))
+			continue
+		}
+		uq := q % e.utx[port]
+		e.wmu[port][uq].Lock()
+		n, err := e.under[port][uq].WriteBatch(run)
+		e.wmu[port][uq].Unlock()
+		if n < len(run) {
+			st.Drops[stage.PortWrite].Add(uint64(len(run) - n))
+			st.Out.Add(^uint64(len(run) - n - 1))
+		}
+		if err != nil && !errors.Is(err, net.ErrClosed) {
+			e.log.Warn("underlay write", "err", err)
+		}
 	}
 	out.N = 0
 }
@@ -269,8 +279,10 @@ func (e *Engine) rxLoop(port, uq int) {
 	bs := u.BatchSize()
 	in := buf.NewBatch(pool, bs)
 	out := buf.NewBatch(pool, bs)
+	fwd := buf.NewBatch(pool, bs)
 	defer in.Release()
 	defer out.Release()
+	defer fwd.Release()
 	var ctl pipeline.ControlFunc
 	if c := e.cfg.Control; c != nil {
 		ctl = func(p *buf.Packet, h *wire.Header) { c(port, p, h) }
@@ -287,19 +299,27 @@ func (e *Engine) rxLoop(port, uq int) {
 			continue
 		}
 		errs = 0
-		e.rxBatch(rx, in.Pkts[:n], out, uq%e.ltx)
+		e.rxBatch(rx, in.Pkts[:n], out, fwd, uq)
 		if e.closed.Load() {
 			return
 		}
 	}
 }
 
-// rxBatch runs one read batch through rx and writes the frames to local
-// queue lq.
-func (e *Engine) rxBatch(rx *pipeline.Rx, in []*buf.Packet, out *buf.Batch, lq int) {
+// rxBatch runs one read batch of underlay queue uq through rx, writes the
+// frames to a local queue and, in a mesh, the datagrams it relays back to
+// the underlay.
+func (e *Engine) rxBatch(rx *pipeline.Rx, in []*buf.Packet, out, fwd *buf.Batch, uq int) {
 	s := e.snap.Load()
+	lq := uq % e.ltx
+	if s.Mesh == nil {
+		fwd = nil
+	}
 	for done := 0; done < len(in); {
-		done += rx.Process(s, in[done:], out)
+		done += rx.ProcessRelay(s, in[done:], out, fwd)
+		if fwd != nil && fwd.N > 0 {
+			e.writeUnderlay(&e.rx, uq, fwd)
+		}
 		if out.N == 0 {
 			continue
 		}

@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 
 	"github.com/skiffnet/skiff/dataplane/buf"
+	"github.com/skiffnet/skiff/dataplane/fib"
 	"github.com/skiffnet/skiff/dataplane/stage"
 	"github.com/skiffnet/skiff/dataplane/wire"
 )
@@ -55,6 +56,10 @@ type Snapshot struct {
 
 	Route Route // transmit destination (point to point)
 
+	// Mesh routes by destination node when it is not nil; Route is then
+	// unused.
+	Mesh *Mesh
+
 	// Sessions finds a received datagram's session by its receiver id.
 	Sessions map[uint32]*wire.Session
 
@@ -63,6 +68,26 @@ type Snapshot struct {
 	VXLAN     bool
 	VXLANVNI  uint32
 	VXLANFrom netip.Addr
+}
+
+// Mesh is the routing of a node in a mesh. Frames for a MAC address the
+// FIB knows go to that node; broadcast, multicast and unknown unicast
+// frames are flooded: one copy to each node of Flood, each sealed with that
+// node's own session and sent toward it along its route, so every node
+// gets exactly one copy and relays never see plaintext. Datagrams for
+// another node are relayed by Routes with the TTL decremented.
+type Mesh struct {
+	// Routes has, per remote node with a next hop, the route to it:
+	// Node and Session are the destination's, Endpoint and Port the next
+	// hop's. Session is nil while the node has none (then only relaying
+	// toward it works).
+	Routes map[uint16]*Route
+	// Flood lists the routes flooded frames go to, in node order.
+	Flood []*Route
+	// FIB maps MAC addresses to the nodes they were learned behind; it
+	// is shared by every snapshot of the node (receive workers learn
+	// into it, transmit workers look up).
+	FIB *fib.Table
 }
 
 // Stats counts one direction of a pipeline. Workers add to it once per
@@ -75,13 +100,15 @@ type Stats struct {
 	Control  atomic.Uint64 // receive: datagrams handed to the control plane
 	LZ4      atomic.Uint64 // frames compressed (tx) or decompressed (rx)
 	Frags    atomic.Uint64 // tx: pieces sent; rx: frames reassembled
+	Relayed  atomic.Uint64 // rx: datagrams forwarded toward another node
+	Flooded  atomic.Uint64 // tx: frames flooded (each counts once, not per copy)
 	Drops    [stage.NumReasons]atomic.Uint64
 }
 
 // Counts is a plain copy of Stats.
 type Counts struct {
-	In, InBytes, Out, OutBytes, Control, LZ4, Frags uint64
-	Drops                                           [stage.NumReasons]uint64
+	In, InBytes, Out, OutBytes, Control, LZ4, Frags, Relayed, Flooded uint64
+	Drops                                                             [stage.NumReasons]uint64
 }
 
 // Load copies the counters.
@@ -89,6 +116,7 @@ func (s *Stats) Load() Counts {
 	c := Counts{
 		In: s.In.Load(), InBytes: s.InBytes.Load(), Out: s.Out.Load(), OutBytes: s.OutBytes.Load(),
 		Control: s.Control.Load(), LZ4: s.LZ4.Load(), Frags: s.Frags.Load(),
+		Relayed: s.Relayed.Load(), Flooded: s.Flooded.Load(),
 	}
 	for i := range s.Drops {
 		c.Drops[i] = s.Drops[i].Load()
@@ -107,9 +135,9 @@ func (c Counts) Dropped() uint64 {
 
 // local accumulates a batch's counts before they are added to Stats once.
 type local struct {
-	in, inBytes, out, outBytes, control, lz4, frags uint64
-	drops                                           [stage.NumReasons]uint32
-	dropped                                         bool
+	in, inBytes, out, outBytes, control, lz4, frags, relayed, flooded uint64
+	drops                                                             [stage.NumReasons]uint32
+	dropped                                                           bool
 }
 
 func (l *local) drop(r stage.Reason) {
@@ -130,6 +158,12 @@ func (l *local) flush(s *Stats) {
 	}
 	if l.frags != 0 {
 		s.Frags.Add(l.frags)
+	}
+	if l.relayed != 0 {
+		s.Relayed.Add(l.relayed)
+	}
+	if l.flooded != 0 {
+		s.Flooded.Add(l.flooded)
 	}
 	if l.dropped {
 		for i, n := range l.drops {

@@ -25,6 +25,7 @@ type Rx struct {
 	hdr     wire.Header
 	control ControlFunc
 	now     func() int64
+	tnow    int64 // the clock at the start of the batch (mesh: FIB ages)
 	l       local
 
 	timeouts, evictions uint64
@@ -87,14 +88,25 @@ func (r *Rx) Close() { r.frag.Close() }
 // spare packets of out (or, for reassembled frames, replaced them: the spare
 // goes back to the pool).
 func (r *Rx) Process(s *Snapshot, in []*buf.Packet, out *buf.Batch) int {
-	if r.now != nil && r.frag.Len() > 0 {
-		r.frag.Expire(r.now())
+	return r.ProcessRelay(s, in, out, nil)
+}
+
+// ProcessRelay is Process for a node that relays (a mesh): datagrams for
+// another node go to fwd, with their TTL decremented and their address
+// and Meta.Port set to the next hop's. It stops when out or fwd is full.
+// Without fwd (nil), datagrams for other nodes are dropped (WrongNode).
+func (r *Rx) ProcessRelay(s *Snapshot, in []*buf.Packet, out, fwd *buf.Batch) int {
+	if r.now != nil {
+		r.tnow = r.now()
+		if r.frag.Len() > 0 {
+			r.frag.Expire(r.tnow)
+		}
 	}
 	i := 0
-	for ; i < len(in) && out.N < len(out.Pkts); i++ {
+	for ; i < len(in) && out.N < len(out.Pkts) && (fwd == nil || fwd.N < len(fwd.Pkts)); i++ {
 		r.l.in++
 		r.l.inBytes += uint64(in[i].Len())
-		if why := r.one(s, &in[i], out); why != stage.Pass {
+		if why := r.one(s, &in[i], out, fwd); why != stage.Pass {
 			r.l.drop(why)
 		}
 	}
@@ -110,7 +122,7 @@ func (r *Rx) Process(s *Snapshot, in []*buf.Packet, out *buf.Batch) int {
 	return i
 }
 
-func (r *Rx) one(s *Snapshot, slot **buf.Packet, out *buf.Batch) stage.Reason {
+func (r *Rx) one(s *Snapshot, slot **buf.Packet, out, fwd *buf.Batch) stage.Reason {
 	p := *slot
 	d := p.Data()
 	if len(d) > 0 && d[0] != wire.Version && s.VXLAN {
@@ -125,6 +137,9 @@ func (r *Rx) one(s *Snapshot, slot **buf.Packet, out *buf.Batch) stage.Reason {
 	h := &r.hdr
 	if why := stage.DecodeHeader(p, h); why != stage.Pass {
 		return why
+	}
+	if h.Dst != s.Node && s.Mesh != nil {
+		return r.relay(s, slot, fwd, h)
 	}
 	switch h.Type {
 	case wire.TypeHandshakeInit, wire.TypeHandshakeResp:
@@ -159,9 +174,44 @@ func (r *Rx) one(s *Snapshot, slot **buf.Packet, out *buf.Batch) stage.Reason {
 		// there goes back to the pool.
 		buf.Release(out.Pkts[out.N])
 		out.Pkts[out.N] = f
-		return r.finish(s, f, out)
+		return r.learn(s, r.finish(s, f, out), out, h.Src)
 	}
-	return r.deliver(s, slot, out)
+	return r.learn(s, r.deliver(s, slot, out), out, h.Src)
+}
+
+// learn records, in a mesh, that the source MAC of the frame just put out
+// lives behind node src (authenticated: the session is src's).
+func (r *Rx) learn(s *Snapshot, why stage.Reason, out *buf.Batch, src uint16) stage.Reason {
+	if why == stage.Pass && s.Mesh != nil && s.Mesh.FIB != nil {
+		s.Mesh.FIB.Learn(out.Pkts[out.N-1].Data()[6:12], src, r.tnow)
+	}
+	return why
+}
+
+// relay forwards a datagram for another node toward it, unopened: relays
+// never hold the keys of other nodes' sessions.
+func (r *Rx) relay(s *Snapshot, slot **buf.Packet, fwd *buf.Batch, h *wire.Header) stage.Reason {
+	if fwd == nil {
+		return stage.WrongNode
+	}
+	if h.TTL <= 1 {
+		return stage.TTLExpired
+	}
+	p := *slot
+	rt := s.Mesh.Routes[h.Dst]
+	switch {
+	case rt == nil || !rt.Endpoint.IsValid() || rt.Endpoint.Port() == 0:
+		return stage.NoRoute
+	case rt.Endpoint == p.Addr:
+		return stage.RouteLoop
+	}
+	wire.SetTTL(p.Data(), h.TTL-1)
+	p.Addr = rt.Endpoint
+	p.Meta.Port = uint8(rt.Port)
+	*slot, fwd.Pkts[fwd.N] = fwd.Pkts[fwd.N], p
+	fwd.N++
+	r.l.relayed++
+	return stage.Pass
 }
 
 func (r *Rx) toControl(p *buf.Packet, h *wire.Header) {

@@ -14,12 +14,26 @@ type Tx struct {
 	stats *Stats
 	lz4   *stage.LZ4
 	seal  stage.Sealer
+	now   func() int64
+	dup   *buf.Packet // a spare that holds each flooded copy
 	l     local
 }
 
 // NewTx returns a transmit pipeline that counts into stats.
 func NewTx(stats *Stats) *Tx {
 	return &Tx{stats: stats, lz4: stage.NewLZ4(buf.MaxSuperFrame)}
+}
+
+// SetClock sets the monotonic clock (nanoseconds) a mesh's FIB lookups
+// age entries by; it must be the clock the receive side learns with.
+func (t *Tx) SetClock(now func() int64) { t.now = now }
+
+// Close releases the spare packet of flooded copies.
+func (t *Tx) Close() {
+	if t.dup != nil {
+		buf.Release(t.dup)
+		t.dup = nil
+	}
 }
 
 // Process runs the frames of in through the transmit stages into out,
@@ -29,18 +43,20 @@ func NewTx(stats *Stats) *Tx {
 // input slots as usual (they hold Reset-able packets). Dropped frames stay
 // where they were.
 func (t *Tx) Process(s *Snapshot, in []*buf.Packet, out *buf.Batch) int {
+	var now int64
+	if s.Mesh != nil && t.now != nil {
+		now = t.now()
+	}
 	i := 0
 	for ; i < len(in); i++ {
-		need := 1
-		if s.PieceSize > 0 {
-			need = max(1, (in[i].Len()+buf.VirtioHdrLen+s.PieceSize-1)/s.PieceSize)
-		}
+		rt, copies := t.route(s, in[i], now)
+		need := max(1, copies) * s.pieces(in[i])
 		if len(out.Pkts)-out.N < need && out.N > 0 {
 			break
 		}
 		t.l.in++
 		t.l.inBytes += uint64(in[i].Len())
-		if r := t.one(s, &in[i], out); r != stage.Pass {
+		if r := t.one(s, &in[i], out, rt, copies); r != stage.Pass {
 			t.l.drop(r)
 		}
 	}
@@ -48,7 +64,32 @@ func (t *Tx) Process(s *Snapshot, in []*buf.Packet, out *buf.Batch) int {
 	return i
 }
 
-func (t *Tx) one(s *Snapshot, slot **buf.Packet, out *buf.Batch) stage.Reason {
+// pieces is how many datagrams frame p will take at most.
+func (s *Snapshot) pieces(p *buf.Packet) int {
+	if s.PieceSize <= 0 {
+		return 1
+	}
+	return max(1, (p.Len()+buf.VirtioHdrLen+s.PieceSize-1)/s.PieceSize)
+}
+
+// route finds where frame p goes: a route (one copy), or, in a mesh, nil
+// and the number of flooded copies; nil and 0 means no route.
+func (t *Tx) route(s *Snapshot, p *buf.Packet, now int64) (*Route, int) {
+	m := s.Mesh
+	if m == nil {
+		return &s.Route, 1
+	}
+	d := p.Data()
+	if len(d) < 6 || d[0]&1 != 0 { // group address: flood
+		return nil, len(m.Flood)
+	}
+	if node, ok := m.FIB.Lookup(d[:6], now); ok {
+		return m.Routes[node], 1 // nil: learned behind a node we have no route to
+	}
+	return nil, len(m.Flood)
+}
+
+func (t *Tx) one(s *Snapshot, slot **buf.Packet, out *buf.Batch, rt *Route, copies int) stage.Reason {
 	p := *slot
 	if p.Len() < 14 {
 		return stage.FrameMalformed
@@ -66,7 +107,50 @@ func (t *Tx) one(s *Snapshot, slot **buf.Packet, out *buf.Batch) stage.Reason {
 			s.MSS.Clamp(p.Data())
 		}
 	}
-	rt := &s.Route
+	switch {
+	case rt != nil:
+		return t.encap(s, slot, out, rt)
+	case copies == 0:
+		return stage.NoRoute
+	}
+	// Flood: a copy of the frame for every route but the last, which
+	// takes the frame itself (encapsulation changes the frame in place).
+	t.l.flooded++
+	fl := s.Mesh.Flood
+	need := s.pieces(p)
+	for _, r := range fl[:len(fl)-1] {
+		if len(out.Pkts)-out.N < need {
+			t.l.drop(stage.FloodRoom)
+			continue
+		}
+		if t.dup == nil {
+			if pl := p.Pool(); pl != nil {
+				t.dup = pl.Get()
+			} else {
+				t.dup = buf.New(p.Cap())
+			}
+		}
+		d := t.dup
+		d.Reset()
+		if !d.SetData(p.Data()) {
+			t.l.drop(stage.FrameTooBig)
+			continue
+		}
+		d.Meta.GSO = p.Meta.GSO
+		if why := t.encap(s, &t.dup, out, r); why != stage.Pass {
+			t.l.drop(why)
+		}
+	}
+	if len(out.Pkts)-out.N < need {
+		return stage.FloodRoom
+	}
+	return t.encap(s, slot, out, fl[len(fl)-1])
+}
+
+// encap encapsulates the frame in *slot for route rt into out.
+func (t *Tx) encap(s *Snapshot, slot **buf.Packet, out *buf.Batch, rt *Route) stage.Reason {
+	p := *slot
+	gso := p.Meta.GSO
 	if !rt.Endpoint.IsValid() || rt.Endpoint.Port() == 0 {
 		return stage.NoEndpoint
 	}
@@ -123,6 +207,7 @@ func (t *Tx) one(s *Snapshot, slot **buf.Packet, out *buf.Batch) stage.Reason {
 		for k, q := range pieces[:n] {
 			t.seal.Seal(q, sess, wire.TypeData, ctr+uint64(k))
 			q.Addr = rt.Endpoint
+			q.Meta.Port = uint8(rt.Port)
 			t.l.out++
 			t.l.outBytes += uint64(q.Len())
 		}
@@ -143,6 +228,7 @@ func (t *Tx) one(s *Snapshot, slot **buf.Packet, out *buf.Batch) stage.Reason {
 func (t *Tx) emit(slot **buf.Packet, out *buf.Batch, rt *Route) {
 	p := *slot
 	p.Addr = rt.Endpoint
+	p.Meta.Port = uint8(rt.Port)
 	*slot, out.Pkts[out.N] = out.Pkts[out.N], p
 	out.N++
 	t.l.out++

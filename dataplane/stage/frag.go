@@ -147,7 +147,7 @@ func (r *Reassembler) Insert(p *buf.Packet, now int64) (*buf.Packet, Reason) {
 		e.total = m.FragTotal
 		e.flags = m.Flags
 		e.got, e.pieces = 0, 0
-		e.pkt.Meta = buf.Meta{Session: m.Session, SrcNode: m.SrcNode, DstNode: m.DstNode, Flags: m.Flags, TTL: m.TTL, Peer: m.Peer}
+		e.pkt.Meta = buf.Meta{Session: m.Session, SrcNode: m.SrcNode, DstNode: m.DstNode, Flags: m.Flags, TTL: m.TTL}
 		e.pkt.Addr = p.Addr
 		r.used++
 	}

@@ -47,6 +47,9 @@ const (
 
 	// Mesh.
 	TTLExpired // hop limit reached
+	NoRoute    // no next hop toward the destination node
+	FloodRoom  // a flooded frame's copies did not all fit the batch
+	RouteLoop  // the next hop is where the datagram came from
 
 	// Ports.
 	PortWrite // the port refused or failed the write
@@ -81,6 +84,9 @@ var reasonNames = [NumReasons]string{
 	VXLANHeader:    "vxlan-header",
 	VXLANVNI:       "vxlan-vni",
 	TTLExpired:     "ttl-expired",
+	NoRoute:        "no-route",
+	FloodRoom:      "flood-room",
+	RouteLoop:      "route-loop",
 	PortWrite:      "port-write",
 }
 

@@ -105,7 +105,6 @@ func (x *Opener) Open(p *buf.Packet, h *wire.Header, s *wire.Session) Reason {
 		FragIndex:  h.FragIndex,
 		Flags:      h.Flags,
 		TTL:        h.TTL,
-		Peer:       p.Meta.Peer,
 	}
 	return Pass
 }
