@@ -59,6 +59,8 @@ func commands() []*command {
 	return []*command{
 		{name: "up", args: "-c FILE", summary: "run a node until SIGINT or SIGTERM, then remove what it created", setup: setupUp},
 		{name: "status", args: "[-c FILE | -s SOCKET] [-json]", summary: "show a running node's peers, paths, sessions, traffic and drops", setup: setupStatus},
+		{name: "peers", args: "[-c FILE | -s SOCKET] [-json]", summary: "list a mesh node's other nodes: session state, direct link, next hop, latency, loss", setup: setupMeshView(printPeers)},
+		{name: "route", args: "[-c FILE | -s SOCKET] [-json]", summary: "show a mesh node's route to every other node: next hop, latency, cost in hops", setup: setupMeshView(printRoutes)},
 		{name: "traffic", args: "(-l ADDR | -c ADDR) [-u | -e] [FLAGS]", summary: "send, receive or echo benchmark traffic (TCP transfers, paced UDP load, UDP round trips) and report it", setup: setupTraffic},
 		{name: "impair", args: "-l ADDR -t ADDR [-drop P] [-delay D] [-jitter D] [-reorder P] [-dup P] [-seed N]", summary: "relay UDP datagrams to a target, dropping, delaying, reordering and duplicating them", setup: setupImpair},
 		{name: "bench", args: "[--quick] [--rows LIST] [--row SPEC]... [--json FILE] [--svg FILE] [--wireguard-go PATH]", summary: "measure skiff against veth, kernel VXLAN and wireguard-go in network namespaces it creates and removes", setup: setupBench},

@@ -21,6 +21,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/skiffnet/skiff/control/mesh"
 	"github.com/skiffnet/skiff/control/peer"
 )
 
@@ -44,6 +45,32 @@ type Status struct {
 	Tx       Direction         `json:"tx"` // local port -> underlay
 	Rx       Direction         `json:"rx"` // underlay -> local port
 	Control  map[string]uint64 `json:"control_drops"`
+	Mesh     *MeshStatus       `json:"mesh,omitempty"`
+}
+
+// MeshStatus is a mesh node's view of the mesh.
+type MeshStatus struct {
+	Mode       string      `json:"mode"`
+	Nodes      []MeshNode  `json:"nodes"`       // every other node, by id
+	FIBEntries int         `json:"fib_entries"` // MAC addresses learned
+	Detail     mesh.Status `json:"detail"`      // links, routes and counters of the solver
+}
+
+// MeshNode is one other node of the mesh: what skiff peers and skiff
+// route print.
+type MeshNode struct {
+	ID          uint16   `json:"id"`
+	Name        string   `json:"name"`
+	State       string   `json:"state"`  // the session: up, handshaking, down
+	Linked      bool     `json:"linked"` // has direct paths
+	Reachable   bool     `json:"reachable"`
+	NextHop     uint16   `json:"next_hop"` // 0: none
+	NextHopName string   `json:"next_hop_name"`
+	LatencyMs   float64  `json:"latency_ms"` // one-way along the route; -1: unknown
+	Cost        int      `json:"cost"`       // hops; -1: unknown
+	Loss        float64  `json:"loss"`       // on the direct link, inbound
+	Source      string   `json:"source"`     // where the route comes from: static, solved, controller N, direct
+	ProxyCIDRs  []string `json:"proxy_cidrs"`
 }
 
 // NodeInfo describes the node.

@@ -27,9 +27,12 @@ import (
 
 	"github.com/skiffnet/skiff/conf"
 	"github.com/skiffnet/skiff/control/api"
+	"github.com/skiffnet/skiff/control/mesh"
+	"github.com/skiffnet/skiff/control/msg"
 	"github.com/skiffnet/skiff/control/peer"
 	"github.com/skiffnet/skiff/dataplane/buf"
 	"github.com/skiffnet/skiff/dataplane/engine"
+	"github.com/skiffnet/skiff/dataplane/fib"
 	"github.com/skiffnet/skiff/dataplane/pipeline"
 	"github.com/skiffnet/skiff/dataplane/port"
 	"github.com/skiffnet/skiff/dataplane/stage"
@@ -73,6 +76,9 @@ type Node struct {
 	vxlan  *conf.Peer // the vxlan peer, if the peer is one
 	ids    idSet
 
+	mesh *mesh.Mesh // nil: point to point
+	fib  *fib.Table // mesh: the L2 forwarding table
+
 	ctl chan ctlMsg
 	// bySession maps every session id in the current snapshot to its
 	// session and peer; read by rx workers (control dispatch).
@@ -96,9 +102,14 @@ type ctlMsg struct {
 	from    netip.AddrPort
 	typ     wire.Type
 	src     uint16
+	ttl     uint8 // below the originating TTL: it came through relays
+	wall    int64 // receive time, Unix ns (probes)
 	session sessionRef
 	data    []byte
 }
+
+// relayed reports whether m came through at least one relay.
+func (m *ctlMsg) relayed() bool { return m.ttl != pipeline.DefaultTTL }
 
 // Control-plane drop reasons.
 const (
@@ -108,10 +119,11 @@ const (
 	ctlRateLimited
 	ctlHandshakeRefused
 	ctlMessageRefused
+	ctlMeshUnsent
 	numCtlDrops
 )
 
-var ctlDropNames = [numCtlDrops]string{"queue-full", "unknown-node", "unknown-session", "handshake-rate-limited", "handshake-refused", "message-refused"}
+var ctlDropNames = [numCtlDrops]string{"queue-full", "unknown-node", "unknown-session", "handshake-rate-limited", "handshake-refused", "message-refused", "mesh-unsent"}
 
 // Queue and rate limits of the control plane.
 const (
@@ -134,8 +146,8 @@ func New(cfg *conf.Config, opt Options) (n *Node, err error) {
 	if opt.Ports.Local == nil || opt.Ports.Underlay == nil {
 		opt.Ports = DefaultPorts()
 	}
-	if len(cfg.Peers) != 1 {
-		return nil, fmt.Errorf("config has %d peers: this version of skiff runs a point-to-point tunnel with exactly one peer (the mesh comes later)", len(cfg.Peers))
+	if len(cfg.Peers) != 1 && cfg.Mesh == nil {
+		return nil, fmt.Errorf("config has %d peers: more than one needs a mesh section", len(cfg.Peers))
 	}
 	n = &Node{cfg: cfg, opt: opt, log: opt.Logger, byNode: map[uint16]*peer.Peer{}, ctl: make(chan ctlMsg, ctlQueue)}
 	n.hs = tokenBucket{rate: HandshakeRate, burst: handshakeBurst}
@@ -177,16 +189,26 @@ func New(cfg *conf.Config, opt Options) (n *Node, err error) {
 			}
 			paths = append(paths, peer.PathConfig{Remote: p.Remote, Port: idx, Local: n.bound[idx]})
 		}
-		p, err := peer.New(peer.Config{
+		pcfg := peer.Config{
 			Name: pc.Name, Node: pc.ID, LocalNode: cfg.Node.ID, PSK: psk, Suite: cfg.Suite, Paths: paths,
 			Keepalive: pc.Keepalive, DeadAfter: pc.DeadAfter, RekeyAfter: cfg.RekeyAfter,
 			IDs: &n.ids, Sender: n, Logger: n.log,
-		})
+		}
+		if cfg.Mesh != nil {
+			id := pc.ID
+			pcfg.Via = func() (int, netip.AddrPort, bool) { return n.via(id) }
+		}
+		p, err := peer.New(pcfg)
 		if err != nil {
 			return n, err
 		}
 		n.peers = append(n.peers, p)
 		n.byNode[pc.ID] = p
+	}
+	if cfg.Mesh != nil {
+		if err := n.newMesh(); err != nil {
+			return n, err
+		}
 	}
 	n.eng = engine.New(engine.Config{Local: n.local, Underlays: n.underlays, Control: n.onControl, Logger: n.log}, n.snapshot())
 	return n, nil
@@ -266,6 +288,9 @@ func (n *Node) tick(now time.Time) {
 	for _, p := range n.peers {
 		p.Tick(now)
 	}
+	if n.mesh != nil {
+		n.mesh.Tick(now)
+	}
 	n.publishIfChanged()
 }
 
@@ -279,8 +304,14 @@ func (n *Node) publishIfChanged() {
 			changed = true
 		}
 	}
+	if n.mesh != nil && n.mesh.Changed() {
+		changed = true
+	}
 	if changed {
 		n.eng.Apply(n.snapshot())
+	}
+	if n.mesh != nil {
+		n.sendMesh()
 	}
 	for _, p := range n.peers {
 		p.Flush()
@@ -289,7 +320,7 @@ func (n *Node) publishIfChanged() {
 
 // onControl runs on an rx worker: it copies the datagram and queues it.
 func (n *Node) onControl(port int, p *buf.Packet, h *wire.Header) {
-	m := ctlMsg{port: port, from: p.Addr, typ: h.Type, src: h.Src}
+	m := ctlMsg{port: port, from: p.Addr, typ: h.Type, src: h.Src, ttl: h.TTL}
 	if h.Type == wire.TypeControl {
 		ref, ok := (*n.bySession.Load())[h.Session]
 		if !ok {
@@ -297,6 +328,7 @@ func (n *Node) onControl(port int, p *buf.Packet, h *wire.Header) {
 			return
 		}
 		m.session = ref
+		m.wall = time.Now().UnixNano()
 	}
 	m.data = append([]byte(nil), p.Data()...)
 	select {
@@ -320,19 +352,50 @@ func (n *Node) handle(m ctlMsg, now time.Time) {
 		}
 		var err error
 		if m.typ == wire.TypeHandshakeInit {
-			err = p.HandleInit(m.port, m.from, m.data, now)
+			err = p.HandleInit(m.port, m.from, m.relayed(), m.data, now)
 		} else {
-			err = p.HandleResp(m.port, m.from, m.data, now)
+			err = p.HandleResp(m.port, m.from, m.relayed(), m.data, now)
 		}
 		if err != nil {
 			n.ctlDrops[ctlHandshakeRefused].Add(1)
 			n.log.Debug("handshake refused", "peer", p.Name(), "from", m.from.String(), "err", err)
 		}
 	case wire.TypeControl:
-		if err := m.session.p.HandleControl(m.port, m.from, m.session.s, m.data, now); err != nil {
+		if err := n.handleControl(m, now); err != nil {
 			n.ctlDrops[ctlMessageRefused].Add(1)
+			n.log.Debug("control message refused", "peer", m.session.p.Name(), "from", m.from.String(), "err", err)
 		}
 	}
+}
+
+func (n *Node) handleControl(m ctlMsg, now time.Time) error {
+	p := m.session.p
+	kind, err := msg.Peek(m.data)
+	if err != nil {
+		return err
+	}
+	switch kind {
+	case msg.KindPing, msg.KindPong:
+		if err := p.HandleControl(m.port, m.from, m.relayed(), m.session.s, m.data, now); err != nil {
+			return err
+		}
+		var k msg.Keepalive
+		if n.mesh != nil && kind == msg.KindPing && !m.relayed() && k.Decode(m.data) == nil && k.HasProbe && k.Path != msg.PathRouted {
+			n.mesh.Probe(p.Node(), k.Seq, k.Wall, m.wall, now)
+		}
+		return nil
+	case msg.KindLinkState:
+		if n.mesh == nil {
+			return fmt.Errorf("link-state from %s: not a mesh node", p.Name())
+		}
+		return n.mesh.HandleLinkState(p.Node(), m.data, now)
+	case msg.KindTable:
+		if n.mesh == nil {
+			return fmt.Errorf("table from %s: not a mesh node", p.Name())
+		}
+		return n.mesh.HandleTable(p.Node(), m.data, now)
+	}
+	return fmt.Errorf("control message of kind %v", kind)
 }
 
 // snapshot builds the dataplane's configuration from the config and the
@@ -356,6 +419,8 @@ func (n *Node) snapshot() *pipeline.Snapshot {
 	}
 	n.bySession.Store(&refs)
 	switch {
+	case n.mesh != nil:
+		s.Mesh = n.meshSnapshot()
 	case n.vxlan != nil:
 		pa := n.vxlan.Paths[0]
 		s.Route = pipeline.Route{Codec: pipeline.CodecVXLAN, VNI: n.vxlan.VNI, Endpoint: pa.Remote, Port: max(0, n.portIndex(pa.Local))}
@@ -378,6 +443,13 @@ func (n *Node) pieceSize(r pipeline.Route) int {
 	ip := 20
 	if a := r.Endpoint.Addr(); a.IsValid() && !a.Unmap().Is4() {
 		ip = 40
+	}
+	if n.mesh != nil {
+		for _, a := range n.bound {
+			if !a.Addr().Unmap().Is4() {
+				ip = 40
+			}
+		}
 	}
 	over := wire.HeaderLen + n.cfg.Suite.Overhead()
 	if r.Codec == pipeline.CodecVXLAN {

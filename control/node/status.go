@@ -29,7 +29,7 @@ func (n *Node) Status() *api.Status {
 	}
 	for i, p := range n.peers {
 		ps := p.Status(now)
-		if i == 0 && ps.State == "up" && s.Route.Session == nil {
+		if i == 0 && ps.State == "up" && s.Route.Session == nil && s.Mesh == nil {
 			// The peer has a session, but the dataplane's snapshot does
 			// not yet (it is published right after): until it does,
 			// frames would still be dropped, so the peer is not up.
@@ -40,6 +40,9 @@ func (n *Node) Status() *api.Status {
 	if v := n.vxlan; v != nil {
 		st.Peers = append(st.Peers, peer.Status{Name: v.Name, Node: v.ID, State: "vxlan", Suite: "none",
 			Paths: []peer.PathStatus{{Configured: v.Paths[0].Remote.String(), Remote: v.Paths[0].Remote.String(), Local: v.Paths[0].Local.String(), State: "static", LastPong: -1}}})
+	}
+	if n.mesh != nil {
+		st.Mesh = n.meshStatus(now, st.Peers)
 	}
 	tx, rx := n.eng.Stats()
 	st.Tx, st.Rx = direction(tx), direction(rx)

@@ -92,6 +92,14 @@ type Config struct {
 	// Clock is the monotonic clock keepalive timestamps use, in
 	// nanoseconds; nil: time since the Peer was made.
 	Clock func() int64
+	// Wall is the wall clock (Unix nanoseconds) pings carry for one-way
+	// delay; nil: time.Now.
+	Wall func() int64
+	// Via, in a mesh, returns the underlay socket and address of the
+	// next hop toward the peer when it is reached through relays (ok
+	// false: no such route now). Handshakes and "routed" pings go there
+	// while no direct path is up. A peer without paths needs it.
+	Via func() (port int, to netip.AddrPort, ok bool)
 }
 
 // Timing of handshakes.
@@ -135,6 +143,7 @@ type path struct {
 	rtt      time.Duration
 	pings    uint64
 	pongs    uint64
+	seq      uint32 // probe sequence of the last ping
 }
 
 // Peer is the control-plane state of one remote node.
@@ -143,8 +152,9 @@ type Peer struct {
 	cfg Config
 	log *slog.Logger
 
-	paths []*path
-	cur   int // path in use
+	paths  []*path
+	cur    int   // path in use
+	routed *path // mesh: the path through relays (cfg.Port -1: resolved by Via); nil without Via
 
 	sessions []*wire.Session // newest first
 	send     *wire.Session   // the newest confirmed session
@@ -181,7 +191,7 @@ type Counters struct {
 
 // New returns a peer. It sends nothing until the first Tick.
 func New(cfg Config) (*Peer, error) {
-	if len(cfg.Paths) == 0 {
+	if len(cfg.Paths) == 0 && cfg.Via == nil {
 		return nil, errors.New("peer: no paths")
 	}
 	if cfg.Keepalive <= 0 || cfg.DeadAfter <= cfg.Keepalive || cfg.RekeyAfter <= 0 {
@@ -194,7 +204,13 @@ func New(cfg Config) (*Peer, error) {
 		t0 := time.Now()
 		cfg.Clock = func() int64 { return int64(time.Since(t0)) }
 	}
+	if cfg.Wall == nil {
+		cfg.Wall = func() int64 { return time.Now().UnixNano() }
+	}
 	p := &Peer{cfg: cfg, log: cfg.Logger.With("peer", cfg.Name)}
+	if cfg.Via != nil {
+		p.routed = &path{cfg: PathConfig{Port: -1}}
+	}
 	for _, pc := range cfg.Paths {
 		pa := &path{cfg: pc}
 		if !pc.learnable() {
@@ -225,8 +241,61 @@ func (p *Peer) Changed() bool {
 func (p *Peer) Route() pipeline.Route {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	r := pipeline.Route{Codec: pipeline.CodecSkiff, Node: p.cfg.Node, Session: p.send}
+	if len(p.paths) > 0 {
+		pa := p.paths[p.cur]
+		r.Endpoint, r.Port = pa.remote, pa.cfg.Port
+	}
+	return r
+}
+
+// Direct returns the socket and address of the direct path in use, if the
+// peer has one that is up (or still being probed) with a known address.
+func (p *Peer) Direct() (port int, to netip.AddrPort, ok bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.paths) == 0 {
+		return 0, netip.AddrPort{}, false
+	}
 	pa := p.paths[p.cur]
-	return pipeline.Route{Codec: pipeline.CodecSkiff, Node: p.cfg.Node, Session: p.send, Endpoint: pa.remote, Port: pa.cfg.Port}
+	return pa.cfg.Port, pa.remote, pa.remote.IsValid() && pa.state != PathDown
+}
+
+// LinkUp reports whether a direct path to the peer is up.
+func (p *Peer) LinkUp() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.directUp()
+}
+
+func (p *Peer) directUp() bool {
+	for _, pa := range p.paths {
+		if pa.state == PathUp {
+			return true
+		}
+	}
+	return false
+}
+
+// viaAddr resolves the routed path's next hop; ok false without one.
+func (p *Peer) viaAddr() (int, netip.AddrPort, bool) {
+	if p.routed == nil {
+		return 0, netip.AddrPort{}, false
+	}
+	return p.cfg.Via()
+}
+
+// Control seals payload as a control message with the session in use and
+// queues it to underlay socket port, address to (Flush sends it). It
+// reports false when there is no session.
+func (p *Peer) Control(payload []byte, port int, to netip.AddrPort) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.send == nil {
+		return false
+	}
+	p.sendPayload(p.send, port, to, payload)
+	return true
 }
 
 // Sessions returns the sessions the dataplane accepts datagrams on.
@@ -251,7 +320,11 @@ func (p *Peer) Tick(now time.Time) {
 }
 
 func (p *Peer) judgePaths(now time.Time) {
-	for _, pa := range p.paths {
+	all := p.paths
+	if p.routed != nil {
+		all = append(all[:len(all):len(all)], p.routed)
+	}
+	for _, pa := range all {
 		old := pa.state
 		switch {
 		case !pa.lastPong.IsZero() && now.Sub(pa.lastPong) < p.cfg.DeadAfter:
@@ -262,11 +335,15 @@ func (p *Peer) judgePaths(now time.Time) {
 			pa.state = PathDown
 		}
 		if pa.state != old {
+			p.changed = true // a mesh routes through up paths only
 			p.log.Info("path state", "path", pa.cfg.Remote.String(), "remote", pa.remote.String(), "from", old.String(), "to", pa.state.String())
 		}
 	}
 	// The first live path in configured order; else the first one still
 	// being probed; else stay.
+	if len(p.paths) == 0 {
+		return
+	}
 	next := -1
 	for i, pa := range p.paths {
 		if pa.state == PathUp {
@@ -303,7 +380,8 @@ func (p *Peer) allDown() bool {
 			return false
 		}
 	}
-	return true
+	// The routed path counts once it has been tried.
+	return p.routed == nil || p.routed.state == PathDown || p.routed.since.IsZero()
 }
 
 func (p *Peer) handshakeDue(now time.Time) bool {
@@ -356,6 +434,13 @@ func (p *Peer) initiate(now time.Time) {
 			p.c.InitsSent++
 		}
 	}
+	if port, to, ok := p.viaAddr(); ok && !p.directUp() {
+		if p.routed.since.IsZero() {
+			p.routed.since = now
+		}
+		p.queue(port, to, dgram)
+		p.c.InitsSent++
+	}
 }
 
 func (p *Peer) hsConfig() wire.HandshakeConfig {
@@ -372,6 +457,22 @@ func (p *Peer) keepalive(now time.Time) {
 		}
 		p.ping(i, pa, now)
 	}
+	p.pingRouted(now, false)
+}
+
+// pingRouted pings the peer through relays while no direct path is up
+// (always, when asked to confirm a new session).
+func (p *Peer) pingRouted(now time.Time, force bool) {
+	r := p.routed
+	if r == nil || p.directUp() || (!force && now.Sub(r.lastPing) < p.cfg.Keepalive) {
+		return
+	}
+	port, to, ok := p.cfg.Via()
+	if !ok {
+		return
+	}
+	r.cfg.Port, r.remote = port, to
+	p.ping(msg.PathRouted, r, now)
 }
 
 func (p *Peer) ping(i int, pa *path, now time.Time) {
@@ -380,21 +481,28 @@ func (p *Peer) ping(i int, pa *path, now time.Time) {
 	}
 	pa.lastPing = now
 	pa.pings++
+	pa.seq++
 	p.c.PingsSent++
-	k := msg.Keepalive{Kind: msg.KindPing, Path: uint16(i), Timestamp: uint64(p.cfg.Clock())}
+	k := msg.Keepalive{Kind: msg.KindPing, Path: uint16(i), Timestamp: uint64(p.cfg.Clock()), HasProbe: true, Seq: pa.seq, Wall: p.cfg.Wall()}
 	p.sendControl(p.send, pa.cfg.Port, pa.remote, &k)
 }
 
-// sendControl seals a control message with session s and sends it.
+// sendControl seals a keepalive with session s and sends it.
 func (p *Peer) sendControl(s *wire.Session, port int, to netip.AddrPort, k *msg.Keepalive) {
+	var m [msg.ProbeLen]byte
+	p.sendPayload(s, port, to, k.Append(m[:0]))
+}
+
+// sendPayload seals a control message with session s and queues it.
+func (p *Peer) sendPayload(s *wire.Session, port int, to netip.AddrPort, payload []byte) {
 	ctr, err := s.NextCounters(1)
 	if err != nil {
 		return
 	}
 	h := wire.Header{Type: wire.TypeControl, TTL: pipeline.DefaultTTL, Suite: s.Suite, Src: p.cfg.LocalNode, Dst: p.cfg.Node, Session: s.RemoteID, Counter: ctr}
-	b := make([]byte, wire.HeaderLen, wire.HeaderLen+msg.KeepaliveLen+wire.TagSize)
+	b := make([]byte, wire.HeaderLen, wire.HeaderLen+len(payload)+wire.TagSize)
 	h.Put(b)
-	b = k.Append(b)
+	b = append(b, payload...)
 	ct := s.Seal(&p.sc, b[:wire.HeaderLen], b[wire.HeaderLen:], ctr)
 	p.queue(port, to, b[:wire.HeaderLen+len(ct)])
 }
@@ -470,8 +578,9 @@ func (p *Peer) addSession(s *wire.Session) {
 }
 
 // HandleInit answers a handshake initiation from the peer that arrived on
-// socket port from the address from.
-func (p *Peer) HandleInit(port int, from netip.AddrPort, dgram []byte, now time.Time) error {
+// socket port from the address from (relayed: through a relay, whose
+// address from then is).
+func (p *Peer) HandleInit(port int, from netip.AddrPort, relayed bool, dgram []byte, now time.Time) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	id, err := p.cfg.IDs.Alloc()
@@ -492,7 +601,7 @@ func (p *Peer) HandleInit(port int, from netip.AddrPort, dgram []byte, now time.
 }
 
 // HandleResp finishes our handshake with the peer's response.
-func (p *Peer) HandleResp(port int, from netip.AddrPort, dgram []byte, now time.Time) error {
+func (p *Peer) HandleResp(port int, from netip.AddrPort, relayed bool, dgram []byte, now time.Time) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.pending == nil {
@@ -509,7 +618,9 @@ func (p *Peer) HandleResp(port int, from netip.AddrPort, dgram []byte, now time.
 	p.c.Handshakes++
 	// The response is authenticated and answers our fresh initiation: a
 	// NAT path may learn the address from it.
-	p.learn(port, from)
+	if !relayed {
+		p.learn(port, from)
+	}
 	p.pickSession(now)
 	// Confirm the session to the peer and probe every path at once.
 	for i, pa := range p.paths {
@@ -517,12 +628,14 @@ func (p *Peer) HandleResp(port int, from netip.AddrPort, dgram []byte, now time.
 			p.ping(i, pa, now)
 		}
 	}
+	p.pingRouted(now, true)
 	return nil
 }
 
-// HandleControl handles an opened control message that arrived on session
-// s (already authenticated and replay-checked by the dataplane).
-func (p *Peer) HandleControl(port int, from netip.AddrPort, s *wire.Session, payload []byte, now time.Time) error {
+// HandleControl handles an opened keepalive that arrived on session s
+// (already authenticated and replay-checked by the dataplane); relayed: it
+// came through a relay (from is the relay's address).
+func (p *Peer) HandleControl(port int, from netip.AddrPort, relayed bool, s *wire.Session, payload []byte, now time.Time) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	var k msg.Keepalive
@@ -530,18 +643,26 @@ func (p *Peer) HandleControl(port int, from netip.AddrPort, s *wire.Session, pay
 		p.c.ControlRefused++
 		return err
 	}
-	p.learn(port, from)
+	if !relayed {
+		p.learn(port, from)
+	}
 	p.pickSession(now)
 	switch k.Kind {
 	case msg.KindPing:
-		pong := msg.Keepalive{Kind: msg.KindPong, Path: k.Path, Timestamp: k.Timestamp}
+		pong := k
+		pong.Kind = msg.KindPong
 		p.sendControl(s, port, from, &pong)
 	case msg.KindPong:
-		if int(k.Path) >= len(p.paths) {
+		var pa *path
+		switch {
+		case k.Path == msg.PathRouted && p.routed != nil:
+			pa = p.routed
+		case int(k.Path) < len(p.paths):
+			pa = p.paths[k.Path]
+		default:
 			p.c.ControlRefused++
 			return fmt.Errorf("pong for path %d of %d", k.Path, len(p.paths))
 		}
-		pa := p.paths[k.Path]
 		pa.lastPong = now
 		pa.pongs++
 		p.c.PongsReceived++
@@ -579,6 +700,7 @@ type Status struct {
 	State    string       `json:"state"` // up, handshaking, down
 	Path     int          `json:"path"`  // index of the path in use
 	Paths    []PathStatus `json:"paths"`
+	Routed   *PathStatus  `json:"routed,omitempty"` // mesh: pings through relays
 	Session  *SessionInfo `json:"session,omitempty"`
 	Sessions int          `json:"sessions"`
 	UpFor    Duration     `json:"up_for"`
@@ -650,15 +772,24 @@ func (p *Peer) Status(now time.Time) Status {
 		st.Session = &SessionInfo{Age: Duration(now.Sub(s.Created)), LocalID: s.LocalID, RemoteID: s.RemoteID, Initiator: s.Initiator, Sent: s.Sent()}
 	}
 	for _, pa := range p.paths {
-		ps := PathStatus{Configured: pa.cfg.Remote.String(), Remote: pa.remote.String(), Local: pa.cfg.Local.String(),
-			State: pa.state.String(), RTT: Duration(pa.rtt), LastPong: Duration(-1), Pings: pa.pings, Pongs: pa.pongs}
-		if !pa.remote.IsValid() {
-			ps.Remote = "(learning)"
-		}
-		if !pa.lastPong.IsZero() {
-			ps.LastPong = Duration(now.Sub(pa.lastPong))
-		}
-		st.Paths = append(st.Paths, ps)
+		st.Paths = append(st.Paths, pa.status(now))
+	}
+	if r := p.routed; r != nil {
+		ps := r.status(now)
+		ps.Configured = "(relays)"
+		st.Routed = &ps
 	}
 	return st
+}
+
+func (pa *path) status(now time.Time) PathStatus {
+	ps := PathStatus{Configured: pa.cfg.Remote.String(), Remote: pa.remote.String(), Local: pa.cfg.Local.String(),
+		State: pa.state.String(), RTT: Duration(pa.rtt), LastPong: Duration(-1), Pings: pa.pings, Pongs: pa.pongs}
+	if !pa.remote.IsValid() {
+		ps.Remote = "(learning)"
+	}
+	if !pa.lastPong.IsZero() {
+		ps.LastPong = Duration(now.Sub(pa.lastPong))
+	}
+	return ps
 }

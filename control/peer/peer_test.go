@@ -149,9 +149,9 @@ func (s *sim) deliver(d dgram) {
 	defer nd.peer.Flush()
 	switch h.Type {
 	case wire.TypeHandshakeInit:
-		nd.peer.HandleInit(d.port, d.from, d.b, s.now)
+		nd.peer.HandleInit(d.port, d.from, false, d.b, s.now)
 	case wire.TypeHandshakeResp:
-		nd.peer.HandleResp(d.port, d.from, d.b, s.now)
+		nd.peer.HandleResp(d.port, d.from, false, d.b, s.now)
 	case wire.TypeControl:
 		for _, ss := range nd.peer.Sessions() {
 			if ss.LocalID != h.Session {
@@ -163,7 +163,7 @@ func (s *sim) deliver(d dgram) {
 			if err != nil {
 				return // replay or forgery: the dataplane drops it
 			}
-			nd.peer.HandleControl(d.port, d.from, ss, pt, s.now)
+			nd.peer.HandleControl(d.port, d.from, false, ss, pt, s.now)
 		}
 	}
 }

@@ -28,7 +28,7 @@ func (c Codec) String() string {
 }
 
 // DefaultTTL is the hop limit of frames this node originates.
-const DefaultTTL = 16
+const DefaultTTL = wire.DefaultTTL
 
 // Route is where transmitted frames go.
 type Route struct {

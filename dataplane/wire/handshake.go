@@ -110,7 +110,7 @@ func initiate(cfg HandshakeConfig, localID uint32, now time.Time, rng io.Reader)
 	if _, err := io.ReadFull(rng, in.seed[:]); err != nil {
 		return nil, nil, fmt.Errorf("handshake: ephemeral key: %w", err)
 	}
-	h := Header{Type: TypeHandshakeInit, Suite: cfg.Suite, Src: cfg.LocalNode, Dst: cfg.RemoteNode}
+	h := Header{Type: TypeHandshakeInit, TTL: DefaultTTL, Suite: cfg.Suite, Src: cfg.LocalNode, Dst: cfg.RemoteNode}
 	msg := make([]byte, HeaderLen, InitLen)
 	h.Put(msg)
 	additionalData((*[HeaderLen]byte)(in.payload[:HeaderLen]), msg)
@@ -186,7 +186,7 @@ func respond(cfg HandshakeConfig, msg []byte, localID uint32, minTimestamp uint6
 		return nil, nil, info, ErrHandshakeReplay
 	}
 
-	rh := Header{Type: TypeHandshakeResp, Suite: cfg.Suite, Src: cfg.LocalNode, Dst: cfg.RemoteNode, Session: info.RemoteID}
+	rh := Header{Type: TypeHandshakeResp, TTL: DefaultTTL, Suite: cfg.Suite, Src: cfg.LocalNode, Dst: cfg.RemoteNode, Session: info.RemoteID}
 	resp := make([]byte, HeaderLen, RespLen)
 	rh.Put(resp)
 	var rp [respPayloadLen]byte

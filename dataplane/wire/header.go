@@ -13,6 +13,11 @@ const HeaderLen = 28
 // Version is the wire version this package speaks.
 const Version = 1
 
+// DefaultTTL is the hop limit of every datagram a node originates (data,
+// control and handshake): relays decrement it, so a datagram that arrives
+// with less came through relays.
+const DefaultTTL = 16
+
 // Type is the message type of a datagram.
 type Type uint8
 
