@@ -3,6 +3,7 @@
 package node
 
 import (
+	"maps"
 	"net/netip"
 	"slices"
 	"time"
@@ -40,6 +41,7 @@ func (n *Node) newMesh() error {
 	}
 	n.mesh = m
 	n.fib = fib.New(fibSize, int64(c.Mesh.FIBTimeout))
+	n.hopsFrom = map[uint16]int{}
 	return nil
 }
 
@@ -124,14 +126,21 @@ func (n *Node) meshStatus(now time.Time, peers []peer.Status) *api.MeshStatus {
 	for _, p := range n.cfg.Peers {
 		names[p.ID] = p.Name
 	}
-	rtt := map[uint16]time.Duration{}
+	rtt := map[uint16]time.Duration{}  // direct path in use
+	rrtt := map[uint16]time.Duration{} // through relays
 	state := map[uint16]string{}
 	for _, ps := range peers {
 		state[ps.Node] = ps.State
 		if ps.Path < len(ps.Paths) && ps.Paths[ps.Path].State == "up" {
 			rtt[ps.Node] = time.Duration(ps.Paths[ps.Path].RTT)
 		}
+		if ps.Routed != nil && ps.Routed.State == "up" {
+			rrtt[ps.Node] = time.Duration(ps.Routed.RTT)
+		}
 	}
+	n.snapMu.Lock()
+	hops := maps.Clone(n.hopsFrom)
+	n.snapMu.Unlock()
 	loss := map[uint16]float64{}
 	for _, l := range d.Links {
 		loss[l.From] = l.Loss
@@ -147,6 +156,15 @@ func (n *Node) meshStatus(now time.Time, peers []peer.Status) *api.MeshStatus {
 			mn.LatencyMs = float64(r.Cost-int64(r.Hops)*d.HopCost) / 1e6
 		case r.Reachable && r.Via == r.To && rtt[r.To] > 0:
 			mn.LatencyMs = float64(rtt[r.To]) / 2e6
+		case r.Reachable && rrtt[r.To] > 0:
+			mn.LatencyMs = float64(rrtt[r.To]) / 2e6
+		}
+		if mn.Cost < 0 && r.Reachable {
+			// Not solved here (static mode): the hops the node's own
+			// messages took to reach us, as their TTL tells.
+			if h, ok := hops[r.To]; ok {
+				mn.Cost = h
+			}
 		}
 		ms.Nodes = append(ms.Nodes, mn)
 	}

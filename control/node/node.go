@@ -78,6 +78,9 @@ type Node struct {
 
 	mesh *mesh.Mesh // nil: point to point
 	fib  *fib.Table // mesh: the L2 forwarding table
+	// hopsFrom is, per node, how many hops its last control message took
+	// (from the TTL it arrived with); guarded by snapMu.
+	hopsFrom map[uint16]int
 
 	ctl chan ctlMsg
 	// bySession maps every session id in the current snapshot to its
@@ -102,13 +105,14 @@ type ctlMsg struct {
 	from    netip.AddrPort
 	typ     wire.Type
 	src     uint16
-	ttl     uint8 // below the originating TTL: it came through relays
+	ttl     uint8 // mesh: below the originating TTL, it came through relays
 	wall    int64 // receive time, Unix ns (probes)
 	session sessionRef
 	data    []byte
 }
 
-// relayed reports whether m came through at least one relay.
+// relayed reports whether m came through at least one relay (only a mesh
+// relays).
 func (m *ctlMsg) relayed() bool { return m.ttl != pipeline.DefaultTTL }
 
 // Control-plane drop reasons.
@@ -320,7 +324,10 @@ func (n *Node) publishIfChanged() {
 
 // onControl runs on an rx worker: it copies the datagram and queues it.
 func (n *Node) onControl(port int, p *buf.Packet, h *wire.Header) {
-	m := ctlMsg{port: port, from: p.Addr, typ: h.Type, src: h.Src, ttl: h.TTL}
+	m := ctlMsg{port: port, from: p.Addr, typ: h.Type, src: h.Src, ttl: pipeline.DefaultTTL}
+	if n.mesh != nil {
+		m.ttl = h.TTL
+	}
 	if h.Type == wire.TypeControl {
 		ref, ok := (*n.bySession.Load())[h.Session]
 		if !ok {
@@ -370,6 +377,11 @@ func (n *Node) handle(m ctlMsg, now time.Time) {
 
 func (n *Node) handleControl(m ctlMsg, now time.Time) error {
 	p := m.session.p
+	if n.mesh != nil && m.ttl <= pipeline.DefaultTTL {
+		n.snapMu.Lock()
+		n.hopsFrom[p.Node()] = int(pipeline.DefaultTTL-m.ttl) + 1
+		n.snapMu.Unlock()
+	}
 	kind, err := msg.Peek(m.data)
 	if err != nil {
 		return err
