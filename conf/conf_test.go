@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -61,7 +62,7 @@ func TestExamplesLoad(t *testing.T) {
 			}
 		})
 	}
-	for _, want := range []string{"site-a", "site-b", "nat-edge", "vxlan", "bridge", "failover", "vlanmap"} {
+	for _, want := range []string{"site-a", "site-b", "nat-edge", "vxlan", "bridge", "failover", "vlanmap", "mesh-p2p", "mesh-super", "mesh-static"} {
 		if _, err := os.Stat(filepath.Join("examples", want+".yaml")); err != nil {
 			t.Errorf("example %s.yaml: %v", want, err)
 		}
@@ -139,6 +140,34 @@ func TestExampleFiles(t *testing.T) {
 		t.Errorf("failover paths %v, want %v", paths, want)
 	}
 
+	p2p := mustLoad(t, "examples/mesh-p2p.yaml")
+	if m := p2p.Mesh; m == nil || m.Mode != MeshP2P || m.ProbeInterval != DefaultProbeInterval || m.Filter != DefaultFilter ||
+		m.Tolerance != DefaultTolerance || m.HopCost != DefaultHopCost || m.ReportInterval != DefaultReportInterval ||
+		m.FIBTimeout != DefaultFIBTimeout || m.Controllers != nil || m.NextHops != nil {
+		t.Errorf("mesh-p2p mesh %+v", m)
+	}
+	if ps := p2p.Peers; len(ps) != 3 || !ps[0].Linked() || ps[0].Paths[0].LearnAddr() ||
+		!ps[1].Linked() || !ps[1].Paths[0].LearnAddr() || !ps[1].Paths[0].LearnPort() || ps[2].Linked() {
+		t.Errorf("mesh-p2p peers %+v: want a configured remote, a learned one and one without paths", ps)
+	}
+	super := mustLoad(t, "examples/mesh-super.yaml")
+	if m := super.Mesh; m == nil || m.Mode != MeshSuper || !slices.Contains(m.Controllers, super.Node.ID) || len(m.Controllers) != 2 {
+		t.Errorf("mesh-super mesh %+v: want two controllers, this node one of them", m)
+	}
+	static := mustLoad(t, "examples/mesh-static.yaml")
+	if m := static.Mesh; m == nil || m.Mode != MeshStatic || len(m.NextHops) != 1 || m.NextHops[2] != 1 {
+		t.Errorf("mesh-static mesh %+v: want next hops {2: 1}", m)
+	}
+	for _, c := range []*Config{p2p, super, static} {
+		ids := map[uint16]bool{c.Node.ID: true}
+		for _, p := range c.Peers {
+			ids[p.ID] = true
+		}
+		if len(ids) != 4 {
+			t.Errorf("mesh example %s: nodes %v, want the same four everywhere", c.Node.Name, ids)
+		}
+	}
+
 	vm := mustLoad(t, "examples/vlanmap.yaml")
 	abs, _ := filepath.Abs("examples/vlanmap.txt")
 	got, _ := filepath.Abs(vm.VLANMapFile)
@@ -159,7 +188,9 @@ func TestExample(t *testing.T) {
 	for _, k := range []string{"version", "node", "name", "id", "psk", "key", "key_file", "passphrase",
 		"suite", "lz4", "rekey_after", "local", "type", "address", "bridge", "mtu", "promisc",
 		"underlay", "listen", "mtu_policy", "mss", "socket_buffer", "vlan_map", "peers", "codec",
-		"vni", "paths", "remote", "keepalive", "dead_after", "control", "socket", "log", "level"} {
+		"vni", "paths", "remote", "keepalive", "dead_after", "control", "socket", "log", "level",
+		"mesh", "mode", "probe_interval", "filter", "tolerance", "hop_cost", "report_interval",
+		"fib_timeout", "controllers", "next_hops"} {
 		if !strings.Contains(Example, k+":") {
 			t.Errorf("Example does not mention %s:", k)
 		}

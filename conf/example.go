@@ -137,7 +137,8 @@ underlay:
 # frames). Read when the config is loaded.
 # vlan_map: /etc/skiff/vlanmap.txt
 
-# The other nodes (at least one).
+# The other nodes (at least one; more than one needs the mesh section
+# below, and a mesh node lists every other node of the mesh).
 peers:
     # Name (required, unique), same characters as node.name.
   - name: site-b
@@ -149,7 +150,8 @@ peers:
     # vxlan only, and required there: the VXLAN network id, 0..16777215.
     # vni: 42
     # Underlay paths to the peer (at least one). Traffic uses the first live
-    # path in this order; the others are fail-over paths.
+    # path in this order; the others are fail-over paths. In a mesh a peer
+    # may have none: it is then reached through relays (other nodes).
     paths:
         # The peer's address:port. 0.0.0.0:0 (or [::]:0) learns the peer's
         # address from authenticated traffic, for a peer behind NAT. One half
@@ -159,12 +161,52 @@ peers:
         # Optional: which underlay.listen address to send from. Default:
         # the first listen address of the remote's IP family.
         local: 0.0.0.0:4800
-    # Interval of keepalives on every path. 100ms..60s, default 1s.
+    # Interval of keepalives on every path. 100ms..60s, default 1s (in a
+    # mesh, mesh.probe_interval).
     # (vxlan peers have no keepalives: leave it and dead_after out.)
     keepalive: 1s
     # A path that has been silent this long is dead and traffic moves to
     # the next live path. More than keepalive, at most 10m, default 3s.
     dead_after: 3s
+
+# Optional: make this node one of a mesh of more than two nodes. Frames
+# then carry source and destination node ids and a TTL, nodes without a
+# link of their own are reached through relays (which forward without
+# decrypting), and routes follow the measured one-way latency. A mesh node
+# may have many peers; all of them must use codec skiff. Every node of a
+# mesh uses the same mode. See conf/examples/mesh-*.yaml and "A mesh of
+# sites" in the README.
+# mesh:
+#   # static (next hops from next_hops below), super (controller nodes
+#   # compute the routes and push them) or p2p (every node floods its link
+#   # latencies and computes its own routes). Required.
+#   mode: p2p
+#   # Default keepalive of linked peers; every keepalive is a probe that
+#   # carries the sender's wall clock for a one-way delay estimate.
+#   # 100ms..60s, default 1s.
+#   probe_interval: 1s
+#   # Probes the median filter looks at. 1..63, default 5.
+#   filter: 5
+#   # Hysteresis: a link's reported delay changes only when the filtered
+#   # delay moves more than this from it. 0..10s, default 2ms.
+#   tolerance: 2ms
+#   # Added to every link's delay: a relay path must save more than this
+#   # per extra hop. 0..10s, default 1ms.
+#   hop_cost: 1ms
+#   # Latencies are flooded (and controllers push routes) at least this
+#   # often; changes go out at once. 100ms..60s, default 1s.
+#   report_interval: 1s
+#   # How long a learned MAC address stays in the L2 forwarding table
+#   # without frames from it. 1s..24h, default 5m.
+#   fib_timeout: 5m
+#   # super mode only, and required there: the controller node ids (this
+#   # node's id or peers'). Nodes follow the lowest-id controller heard
+#   # from recently.
+#   controllers: [1, 2]
+#   # static mode only: destination id: next-hop id. Next hops must be
+#   # peers with paths; peers with paths not listed go direct, other
+#   # destinations not listed are unreachable.
+#   next_hops: {3: 2}
 
 # The control socket that the skiff CLI talks to.
 control:

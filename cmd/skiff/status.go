@@ -132,6 +132,10 @@ func printStatus(w io.Writer, s *api.Status) {
 	fmt.Fprintf(tw, "tx (local to peer)\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t\n", s.Tx.Packets, s.Tx.Bytes, s.Tx.Out, s.Tx.OutBytes, s.Tx.LZ4, s.Tx.Fragments, s.Tx.DropsTotal)
 	fmt.Fprintf(tw, "rx (peer to local)\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t\n", s.Rx.Packets, s.Rx.Bytes, s.Rx.Out, s.Rx.OutBytes, s.Rx.LZ4, s.Rx.Fragments, s.Rx.DropsTotal)
 	tw.Flush()
+	if m := s.Mesh; m != nil {
+		fmt.Fprintf(w, "\nmesh %s: %d frames flooded, %d datagrams relayed, %d MAC addresses learned (skiff peers, skiff route)\n",
+			m.Mode, s.Tx.Flooded, s.Rx.Relayed, m.FIBEntries)
+	}
 
 	printXDP(w, append([]api.PortInfo{s.Local}, s.Underlay...))
 	printMemif(w, s.Local)

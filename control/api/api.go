@@ -102,6 +102,8 @@ type Direction struct {
 	Control    uint64            `json:"control"`
 	LZ4        uint64            `json:"lz4"`
 	Fragments  uint64            `json:"fragments"`
+	Relayed    uint64            `json:"relayed,omitempty"` // rx, mesh: datagrams forwarded toward another node
+	Flooded    uint64            `json:"flooded,omitempty"` // tx, mesh: frames flooded to every node
 	Drops      map[string]uint64 `json:"drops"`
 	DropsTotal uint64            `json:"drops_total"`
 }

@@ -111,8 +111,8 @@ type Mesh struct {
 	cfg Config
 	log *slog.Logger
 
-	links map[uint16]*probe.Link // inbound, per neighbour
-	db    map[uint16]*origin     // newest link state per origin (self included)
+	links map[uint16]*neighbour // inbound, per neighbour
+	db    map[uint16]*origin    // newest link state per origin (self included)
 	seq   uint64
 	sent  []msg.Link // own links last flooded
 	last  time.Time  // last own flood
@@ -143,10 +143,10 @@ func New(c Config) (*Mesh, error) {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
-	m := &Mesh{cfg: c, log: c.Logger, links: map[uint16]*probe.Link{}, db: map[uint16]*origin{},
+	m := &Mesh{cfg: c, log: c.Logger, links: map[uint16]*neighbour{}, db: map[uint16]*origin{},
 		tables: map[uint16]*ctlTable{}, routes: map[uint16]Route{}}
 	for _, n := range c.Linked {
-		m.links[n] = probe.NewLink(c.Probe)
+		m.links[n] = &neighbour{paths: map[uint16]*probe.Link{0: probe.NewLink(c.Probe)}}
 	}
 	m.seq = uint64(max(c.Wall(), 1))
 	m.epoch = m.seq
@@ -154,13 +154,51 @@ func New(c Config) (*Mesh, error) {
 	return m, nil
 }
 
-// Probe records a probe (a ping with timestamps) from neighbour from:
-// sequence seq, sent at the sender's wall clock sent, received at this
-// node's wall clock recv.
-func (m *Mesh) Probe(from uint16, seq uint32, sent, recv int64, now time.Time) {
-	if l := m.links[from]; l != nil {
-		l.Sample(seq, sent, recv, now)
+// maxPaths bounds the paths of one neighbour that get a delay estimate.
+const maxPaths = 16
+
+// neighbour holds the delay estimates of one neighbour's paths (by the
+// sender's path index: each path numbers its probes on its own).
+type neighbour struct {
+	paths map[uint16]*probe.Link
+}
+
+// best is the estimate the link reports: the reachable path with the
+// lowest reported delay, else path 0's.
+func (nb *neighbour) best(now time.Time) *probe.Link {
+	var b *probe.Link
+	var bd int64
+	for _, l := range nb.paths {
+		d, ok := l.Reported()
+		if ok && l.Reachable(now) && (b == nil || d < bd) {
+			b, bd = l, d
+		}
 	}
+	if b == nil {
+		return nb.paths[0]
+	}
+	return b
+}
+
+// Probe records a probe on the neighbour's first path: see ProbePath.
+func (m *Mesh) Probe(from uint16, seq uint32, sent, recv int64, now time.Time) {
+	m.ProbePath(from, 0, seq, sent, recv, now)
+}
+
+// ProbePath records a probe (a ping with timestamps) from neighbour from
+// on its path number path: sequence seq, sent at the sender's wall clock
+// sent, received at this node's wall clock recv.
+func (m *Mesh) ProbePath(from, path uint16, seq uint32, sent, recv int64, now time.Time) {
+	nb := m.links[from]
+	if nb == nil || path >= maxPaths {
+		return
+	}
+	l := nb.paths[path]
+	if l == nil {
+		l = probe.NewLink(m.cfg.Probe)
+		nb.paths[path] = l
+	}
+	l.Sample(seq, sent, recv, now)
 }
 
 // Changed reports (once) whether a next hop changed.
@@ -233,7 +271,7 @@ func (m *Mesh) Tick(now time.Time) {
 func (m *Mesh) ownLinks(now time.Time) []msg.Link {
 	var ls []msg.Link
 	for _, n := range m.cfg.Linked {
-		l := m.links[n]
+		l := m.links[n].best(now)
 		d, ok := l.Reported()
 		up := ok && l.Reachable(now)
 		if !up {
@@ -430,7 +468,7 @@ func (m *Mesh) rebuild(now time.Time) {
 				}
 			}
 		}
-		if !r.Reachable && slices.Contains(m.cfg.Linked, n) && (m.cfg.Mode == conf.MeshStatic || m.links[n].Reachable(now)) {
+		if !r.Reachable && slices.Contains(m.cfg.Linked, n) && (m.cfg.Mode == conf.MeshStatic || m.links[n].best(now).Reachable(now)) {
 			r = Route{To: n, Via: n, Hops: 1, Source: "direct", Reachable: true}
 		}
 		routes[n] = r
@@ -475,7 +513,7 @@ func (m *Mesh) Status(now time.Time) Status {
 		st.Epoch = m.epoch
 	}
 	for _, n := range m.cfg.Linked {
-		l := m.links[n]
+		l := m.links[n].best(now)
 		rep, _ := l.Reported()
 		st.Links = append(st.Links, LinkStatus{From: n, Up: l.Reachable(now), Stats: l.Stats(), Reported: rep, Loss: l.Loss()})
 	}
@@ -485,9 +523,9 @@ func (m *Mesh) Status(now time.Time) Status {
 // LinkDelay returns the reported one-way delay from neighbour n to this
 // node, if its probes arrive.
 func (m *Mesh) LinkDelay(n uint16, now time.Time) (int64, bool) {
-	l := m.links[n]
-	if l == nil || !l.Reachable(now) {
+	nb := m.links[n]
+	if nb == nil || !nb.best(now).Reachable(now) {
 		return 0, false
 	}
-	return l.Reported()
+	return nb.best(now).Reported()
 }

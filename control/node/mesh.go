@@ -28,6 +28,9 @@ func (n *Node) newMesh() error {
 		Controllers: c.Mesh.Controllers, Static: c.Mesh.NextHops, Logger: n.log,
 		Probe: probe.Config{Window: c.Mesh.Filter, Tolerance: c.Mesh.Tolerance},
 	}
+	if mc.Probe.Tolerance == 0 {
+		mc.Probe.Tolerance = -1 // probe reads 0 as its default; the config means none
+	}
 	for _, p := range c.Peers {
 		mc.Nodes = append(mc.Nodes, p.ID)
 		if p.Linked() {
@@ -104,11 +107,21 @@ func (n *Node) meshSnapshot() *pipeline.Mesh {
 		ids = append(ids, p.Node())
 	}
 	slices.Sort(ids)
+	if n.routed == nil {
+		n.routed = map[uint16]bool{}
+	}
 	for _, id := range ids {
 		port, to, ok := n.hop(id)
 		if !ok {
+			if n.routed[id] {
+				// The node is gone: forget its MACs, so frames to them
+				// flood (the hosts may have moved) instead of dropping.
+				n.fib.Forget(id)
+				delete(n.routed, id)
+			}
 			continue
 		}
+		n.routed[id] = true
 		r := n.byNode[id].Route()
 		r.Endpoint, r.Port = to, port
 		m.Routes[id] = &r

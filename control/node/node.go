@@ -81,6 +81,7 @@ type Node struct {
 	// hopsFrom is, per node, how many hops its last control message took
 	// (from the TTL it arrived with); guarded by snapMu.
 	hopsFrom map[uint16]int
+	routed   map[uint16]bool // nodes the last snapshot had a route to; guarded by snapMu
 
 	ctl chan ctlMsg
 	// bySession maps every session id in the current snapshot to its
@@ -393,7 +394,7 @@ func (n *Node) handleControl(m ctlMsg, now time.Time) error {
 		}
 		var k msg.Keepalive
 		if n.mesh != nil && kind == msg.KindPing && !m.relayed() && k.Decode(m.data) == nil && k.HasProbe && k.Path != msg.PathRouted {
-			n.mesh.Probe(p.Node(), k.Seq, k.Wall, m.wall, now)
+			n.mesh.ProbePath(p.Node(), k.Path, k.Seq, k.Wall, m.wall, now)
 		}
 		return nil
 	case msg.KindLinkState:

@@ -56,7 +56,7 @@ func (n *Node) Status() *api.Status {
 
 func direction(c pipeline.Counts) api.Direction {
 	d := api.Direction{Packets: c.In, Bytes: c.InBytes, Out: c.Out, OutBytes: c.OutBytes, Control: c.Control,
-		LZ4: c.LZ4, Fragments: c.Frags, Drops: map[string]uint64{}, DropsTotal: c.Dropped()}
+		LZ4: c.LZ4, Fragments: c.Frags, Relayed: c.Relayed, Flooded: c.Flooded, Drops: map[string]uint64{}, DropsTotal: c.Dropped()}
 	for r, v := range c.Drops {
 		if v != 0 {
 			d.Drops[stage.Reason(r).String()] = v

@@ -84,7 +84,10 @@ func (t *Tx) route(s *Snapshot, p *buf.Packet, now int64) (*Route, int) {
 		return nil, len(m.Flood)
 	}
 	if node, ok := m.FIB.Lookup(d[:6], now); ok {
-		return m.Routes[node], 1 // nil: learned behind a node we have no route to
+		if r := m.Routes[node]; r != nil {
+			return r, 1
+		}
+		return nil, 0 // learned behind a node we have no route to
 	}
 	return nil, len(m.Flood)
 }
@@ -110,7 +113,7 @@ func (t *Tx) one(s *Snapshot, slot **buf.Packet, out *buf.Batch, rt *Route, copi
 	switch {
 	case rt != nil:
 		return t.encap(s, slot, out, rt)
-	case copies == 0:
+	case copies == 0 || len(s.Mesh.Flood) == 0:
 		return stage.NoRoute
 	}
 	// Flood: a copy of the frame for every route but the last, which

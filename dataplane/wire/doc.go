@@ -44,8 +44,16 @@
 //     super-frame of up to 64 KiB that a TAP device handed over whole cross
 //     as one unit (in fragments) and be handed whole to the far side's
 //     device, which segments it. Other bits must be zero.
-//   - TTL (byte 3): hops left; relays decrement it and drop at zero. It is
-//     the only byte not covered by authentication.
+//   - TTL (byte 3): hops left. A node originating a datagram sets it to 16
+//     (DefaultTTL) on every datagram: data, control, and both handshake
+//     messages. A mesh relay forwards a datagram for another node with
+//     the TTL decremented, and drops one that arrives with 1 or less (it
+//     would leave with 0), so a datagram crosses at most 15 relays. A
+//     datagram that arrives with less than 16 came through relays: a
+//     receiver learns a peer's address (NAT) and takes one-way delay
+//     probes only from datagrams that arrive with 16, and counts the hops
+//     a node's messages took from the difference. It is the only byte not
+//     covered by authentication, since relays rewrite it.
 //   - suite (byte 4): the AEAD of the session (0 none, 1 aes-128-gcm,
 //     2 aes-192-gcm, 3 aes-256-gcm, 4 chacha20-poly1305). It must be the
 //     suite the session was made for.
