@@ -632,11 +632,34 @@ func FuzzParse(f *testing.F) {
 		if c.Version != 1 || c.Node.ID == 0 || len(c.Peers) == 0 || c.Local.Type == 0 || len(c.Underlay.Listen) == 0 {
 			t.Fatalf("incomplete config: %+v", c)
 		}
+		linked := map[uint16]bool{}
 		for _, p := range c.Peers {
 			for _, path := range p.Paths {
 				if !path.Local.IsValid() {
 					t.Fatalf("path without local address: %+v", p)
 				}
+			}
+			if len(p.Paths) == 0 && c.Mesh == nil {
+				t.Fatalf("peer %s without paths outside a mesh", p.Name)
+			}
+			linked[p.ID] = p.Linked()
+		}
+		if c.Mesh == nil {
+			if len(c.Peers) != 1 {
+				t.Fatalf("%d peers without a mesh", len(c.Peers))
+			}
+			return
+		}
+		m := c.Mesh
+		if m.Mode < MeshStatic || m.Mode > MeshP2P || m.Filter < 1 || m.ProbeInterval <= 0 || m.ReportInterval <= 0 || m.FIBTimeout <= 0 {
+			t.Fatalf("mesh %+v", m)
+		}
+		if (m.Mode == MeshSuper) != (len(m.Controllers) > 0) || (m.Mode != MeshStatic && len(m.NextHops) > 0) {
+			t.Fatalf("mesh %+v: mode-specific keys in the wrong mode", m)
+		}
+		for dst, via := range m.NextHops {
+			if !linked[via] || dst == c.Node.ID {
+				t.Fatalf("next hop %d -> %d: via must be a linked peer", dst, via)
 			}
 		}
 	})
