@@ -118,6 +118,7 @@ type Mesh struct {
 	last  time.Time  // last own flood
 	dirty bool       // db changed since the last solve
 
+	start    time.Time    // first Tick
 	tab      *route.Table // last solution (p2p; super controllers)
 	epoch    uint64       // controller: epoch of tab
 	lastPush time.Time
@@ -143,6 +144,12 @@ func New(c Config) (*Mesh, error) {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
+	if c.Probe.DeadAfter <= 0 {
+		c.Probe.DeadAfter = probe.DefaultDeadAfter
+	}
+	// "The lowest-id controller" whatever order the config lists them in.
+	c.Controllers = slices.Clone(c.Controllers)
+	slices.Sort(c.Controllers)
 	m := &Mesh{cfg: c, log: c.Logger, links: map[uint16]*neighbour{}, db: map[uint16]*origin{},
 		tables: map[uint16]*ctlTable{}, routes: map[uint16]Route{}}
 	for _, n := range c.Linked {
@@ -198,6 +205,11 @@ func (m *Mesh) ProbePath(from, path uint16, seq uint32, sent, recv int64, now ti
 		l = probe.NewLink(m.cfg.Probe)
 		nb.paths[path] = l
 	}
+	if seq == 1 || !l.Reachable(now) {
+		// The neighbour (re)started, numbering its probes from 1, or it
+		// was silent for longer than a link lives: its history is stale.
+		l.Reset()
+	}
 	l.Sample(seq, sent, recv, now)
 }
 
@@ -246,6 +258,9 @@ func (m *Mesh) expireAfter() time.Duration {
 // Tick does what is due at now: flood own link state when it changed or
 // the report interval passed, drop silent origins, solve, push tables.
 func (m *Mesh) Tick(now time.Time) {
+	if m.start.IsZero() {
+		m.start = now
+	}
 	if m.dynamic() {
 		m.report(now)
 		for id, o := range m.db {
@@ -259,7 +274,10 @@ func (m *Mesh) Tick(now time.Time) {
 		if m.dirty && (m.cfg.Mode == conf.MeshP2P || m.controller()) {
 			m.solve()
 		}
-		if m.controller() && (m.dirty || now.Sub(m.lastPush) >= m.cfg.ReportInterval) {
+		// A controller that just started holds little more than its own
+		// link state: it pushes once every node's report had time to
+		// arrive, rather than rows that would cut routes.
+		if m.controller() && now.Sub(m.start) >= 2*m.cfg.ReportInterval && (m.dirty || now.Sub(m.lastPush) >= m.cfg.ReportInterval) {
 			m.push(now)
 		}
 		m.dirty = false

@@ -235,14 +235,15 @@ func (e *Engine) txBatch(tx *pipeline.Tx, in []*buf.Packet, out *buf.Batch, lq i
 	s := e.snap.Load()
 	for done := 0; done < len(in); {
 		done += tx.Process(s, in[done:], out)
-		e.writeUnderlay(&e.tx, lq, out)
+		e.writeUnderlay(&e.tx, &e.tx.Out, lq, out)
 	}
 }
 
 // writeUnderlay writes out's datagrams, each to the underlay port its
 // Meta.Port names (queue q picks that port's queue), in runs of the same
-// port; st counts what the ports refuse.
-func (e *Engine) writeUnderlay(st *pipeline.Stats, q int, out *buf.Batch) {
+// port; what the ports refuse is counted a PortWrite drop in st and taken
+// off sent, the counter that counted it out.
+func (e *Engine) writeUnderlay(st *pipeline.Stats, sent *atomic.Uint64, q int, out *buf.Batch) {
 	for i := 0; i < out.N; {
 		port := int(out.Pkts[i].Meta.Port)
 		j := i + 1
@@ -253,7 +254,7 @@ func (e *Engine) writeUnderlay(st *pipeline.Stats, q int, out *buf.Batch) {
 		i = j
 		if port >= len(e.cfg.Underlays) {
 			st.Drops[stage.PortWrite].Add(uint64(len(run)))
-			st.Out.Add(^uint64(len(run) - 1))
+			sent.Add(^uint64(len(run) - 1))
 			continue
 		}
 		uq := q % e.utx[port]
@@ -262,7 +263,7 @@ func (e *Engine) writeUnderlay(st *pipeline.Stats, q int, out *buf.Batch) {
 		e.wmu[port][uq].Unlock()
 		if n < len(run) {
 			st.Drops[stage.PortWrite].Add(uint64(len(run) - n))
-			st.Out.Add(^uint64(len(run) - n - 1))
+			sent.Add(^uint64(len(run) - n - 1))
 		}
 		if err != nil && !errors.Is(err, net.ErrClosed) {
 			e.log.Warn("underlay write", "err", err)
@@ -318,7 +319,7 @@ func (e *Engine) rxBatch(rx *pipeline.Rx, in []*buf.Packet, out, fwd *buf.Batch,
 	for done := 0; done < len(in); {
 		done += rx.ProcessRelay(s, in[done:], out, fwd)
 		if fwd != nil && fwd.N > 0 {
-			e.writeUnderlay(&e.rx, uq, fwd)
+			e.writeUnderlay(&e.rx, &e.rx.Relayed, uq, fwd)
 		}
 		if out.N == 0 {
 			continue
