@@ -16,38 +16,8 @@ import (
 	"github.com/skiffnet/skiff/dataplane/port/porttest"
 	"github.com/skiffnet/skiff/dataplane/stage"
 	"github.com/skiffnet/skiff/dataplane/wire"
+	"github.com/skiffnet/skiff/dataplane/wire/wiretest"
 )
-
-// meshPair runs a handshake between nodes x (initiator) and y.
-func meshPair(t testing.TB, x, y uint16) (sx, sy *wire.Session) {
-	t.Helper()
-	psk, err := wire.GeneratePSK()
-	if err != nil {
-		t.Fatal(err)
-	}
-	idx, err := wire.RandomSessionID()
-	if err != nil {
-		t.Fatal(err)
-	}
-	idy, err := wire.RandomSessionID()
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := time.Now()
-	suite := wire.SuiteAES256GCM
-	in, init, err := wire.Initiate(wire.HandshakeConfig{PSK: psk, Suite: suite, LocalNode: x, RemoteNode: y}, idx, now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sy, resp, _, err := wire.Respond(wire.HandshakeConfig{PSK: psk, Suite: suite, LocalNode: y, RemoteNode: x}, init, idy, 0, now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if sx, err = in.Finish(resp, now); err != nil {
-		t.Fatal(err)
-	}
-	return sx, sy
-}
 
 var (
 	chainMAC1  = [6]byte{0x02, 0, 0, 0, 0x01, 0x01}
@@ -94,9 +64,9 @@ func newChain(t testing.TB, route23Port int) *chain {
 	c.u2b.Addr = netip.MustParseAddrPort("198.51.100.2:4800")
 	c.u3.Addr = netip.MustParseAddrPort("198.51.100.3:4800")
 
-	s12, s21 := meshPair(t, 1, 2)
-	s13, s31 := meshPair(t, 1, 3)
-	s23, s32 := meshPair(t, 2, 3)
+	s12, s21 := wiretest.PairNodes(t, wire.SuiteAES256GCM, 1, 2)
+	s13, s31 := wiretest.PairNodes(t, wire.SuiteAES256GCM, 1, 3)
+	s23, s32 := wiretest.PairNodes(t, wire.SuiteAES256GCM, 2, 3)
 	snap := func(node uint16, f *fib.Table, sessions []*wire.Session, routes ...*pipeline.Route) *pipeline.Snapshot {
 		s := &pipeline.Snapshot{
 			Node:     node,

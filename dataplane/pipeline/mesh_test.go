@@ -7,12 +7,12 @@ import (
 	"fmt"
 	"net/netip"
 	"testing"
-	"time"
 
 	"github.com/skiffnet/skiff/dataplane/buf"
 	"github.com/skiffnet/skiff/dataplane/fib"
 	"github.com/skiffnet/skiff/dataplane/stage"
 	"github.com/skiffnet/skiff/dataplane/wire"
+	"github.com/skiffnet/skiff/dataplane/wire/wiretest"
 )
 
 // Underlay addresses of the mesh tests' nodes 1, 2 and 3.
@@ -31,38 +31,6 @@ var (
 	macH3      = [6]byte{0x02, 0, 0, 0, 0x03, 0x03}
 	macUnknown = [6]byte{0x02, 0, 0, 0, 0x99, 0x99}
 )
-
-// meshPair runs a handshake between nodes x (initiator) and y and returns
-// their sessions (wiretest.Pair only does nodes 1 and 2).
-func meshPair(t testing.TB, x, y uint16) (sx, sy *wire.Session) {
-	t.Helper()
-	psk, err := wire.GeneratePSK()
-	if err != nil {
-		t.Fatal(err)
-	}
-	idx, err := wire.RandomSessionID()
-	if err != nil {
-		t.Fatal(err)
-	}
-	idy, err := wire.RandomSessionID()
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := time.Now()
-	suite := wire.SuiteAES256GCM
-	in, init, err := wire.Initiate(wire.HandshakeConfig{PSK: psk, Suite: suite, LocalNode: x, RemoteNode: y}, idx, now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sy, resp, _, err := wire.Respond(wire.HandshakeConfig{PSK: psk, Suite: suite, LocalNode: y, RemoteNode: x}, init, idy, 0, now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if sx, err = in.Finish(resp, now); err != nil {
-		t.Fatal(err)
-	}
-	return sx, sy
-}
 
 // ethFrame is an n-byte frame from src to dst with ethertype 0x88B5 and a
 // payload that varies with seed (incompressible enough for LZ4 to skip).
@@ -205,9 +173,9 @@ type mesh3 struct {
 
 func newMesh3(t testing.TB) *mesh3 {
 	m := &mesh3{pool: buf.NewPool(buf.DefaultSize, 4096)}
-	m.s12, m.s21 = meshPair(t, 1, 2)
-	m.s13, m.s31 = meshPair(t, 1, 3)
-	m.s23, m.s32 = meshPair(t, 2, 3)
+	m.s12, m.s21 = wiretest.PairNodes(t, wire.SuiteAES256GCM, 1, 2)
+	m.s13, m.s31 = wiretest.PairNodes(t, wire.SuiteAES256GCM, 1, 3)
+	m.s23, m.s32 = wiretest.PairNodes(t, wire.SuiteAES256GCM, 2, 3)
 	m.n1, m.n2, m.n3 = newMeshNode(t, m.pool, 1), newMeshNode(t, m.pool, 2), newMeshNode(t, m.pool, 3)
 
 	m.r12 = &Route{Node: 2, Session: m.s12, Endpoint: epM2, Port: 0}

@@ -15,6 +15,12 @@ import (
 // random PSK and random session ids, and returns both sessions, confirmed.
 func Pair(tb testing.TB, suite wire.Suite) (a, b *wire.Session) {
 	tb.Helper()
+	return PairNodes(tb, suite, 1, 2)
+}
+
+// PairNodes is Pair between nodes x (initiator, a) and y (b).
+func PairNodes(tb testing.TB, suite wire.Suite, x, y uint16) (a, b *wire.Session) {
+	tb.Helper()
 	psk, err := wire.GeneratePSK()
 	if err != nil {
 		tb.Fatal(err)
@@ -28,11 +34,11 @@ func Pair(tb testing.TB, suite wire.Suite) (a, b *wire.Session) {
 		tb.Fatal(err)
 	}
 	now := time.Now()
-	in, init, err := wire.Initiate(wire.HandshakeConfig{PSK: psk, Suite: suite, LocalNode: 1, RemoteNode: 2}, ida, now)
+	in, init, err := wire.Initiate(wire.HandshakeConfig{PSK: psk, Suite: suite, LocalNode: x, RemoteNode: y}, ida, now)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	b, resp, _, err := wire.Respond(wire.HandshakeConfig{PSK: psk, Suite: suite, LocalNode: 2, RemoteNode: 1}, init, idb, 0, now)
+	b, resp, _, err := wire.Respond(wire.HandshakeConfig{PSK: psk, Suite: suite, LocalNode: y, RemoteNode: x}, init, idb, 0, now)
 	if err != nil {
 		tb.Fatal(err)
 	}
