@@ -3,8 +3,6 @@
 package main
 
 import (
-	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -12,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/skiffnet/skiff/control/api"
 )
@@ -21,30 +18,18 @@ import (
 // status each, as a table or JSON.
 func setupMeshView(print func(w io.Writer, m *api.MeshStatus)) func(fs *flag.FlagSet) func(e *env, args []string) error {
 	return func(fs *flag.FlagSet) func(e *env, args []string) error {
-		file := fs.String("c", "", "find the node's control socket in the config `FILE`")
-		sock := fs.String("s", "", "the node's control `SOCKET` (default: the only socket in "+api.DefaultDir+")")
-		asJSON := fs.Bool("json", false, "print a JSON array, one object per node")
+		ask := statusFlags(fs, "print a JSON array, one object per node")
 		return noArgs(func(e *env) error {
-			path, err := socketPath(*file, *sock)
-			if err != nil {
+			st, asJSON, err := ask()
+			switch {
+			case err != nil:
 				return err
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			r, err := api.Ask(ctx, path, api.Request{Op: "status"})
-			if err != nil {
-				return err
-			}
-			m := r.Status.Mesh
-			if m == nil {
+			case st.Mesh == nil:
 				return errors.New("this node is not in a mesh (its config has no mesh section): see skiff status")
+			case asJSON:
+				return printJSON(e.stdout, st.Mesh.Nodes)
 			}
-			if *asJSON {
-				enc := json.NewEncoder(e.stdout)
-				enc.SetIndent("", "  ")
-				return enc.Encode(m.Nodes)
-			}
-			print(e.stdout, m)
+			print(e.stdout, st.Mesh)
 			return nil
 		})
 	}

@@ -4,7 +4,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -21,28 +20,39 @@ import (
 )
 
 func setupStatus(fs *flag.FlagSet) func(e *env, args []string) error {
+	ask := statusFlags(fs, "print the status as JSON")
+	return noArgs(func(e *env) error {
+		st, asJSON, err := ask()
+		switch {
+		case err != nil:
+			return err
+		case asJSON:
+			return printJSON(e.stdout, st)
+		}
+		printStatus(e.stdout, st)
+		return nil
+	})
+}
+
+// statusFlags declares -c, -s and -json (described by jsonUsage) and
+// returns what asks the node they name for its status, and reports -json.
+func statusFlags(fs *flag.FlagSet, jsonUsage string) func() (*api.Status, bool, error) {
 	file := fs.String("c", "", "find the node's control socket in the config `FILE`")
 	sock := fs.String("s", "", "the node's control `SOCKET` (default: the only socket in "+api.DefaultDir+")")
-	asJSON := fs.Bool("json", false, "print the status as JSON")
-	return noArgs(func(e *env) error {
+	asJSON := fs.Bool("json", false, jsonUsage)
+	return func() (*api.Status, bool, error) {
 		path, err := socketPath(*file, *sock)
 		if err != nil {
-			return err
+			return nil, false, err
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		r, err := api.Ask(ctx, path, api.Request{Op: "status"})
 		if err != nil {
-			return err
+			return nil, false, err
 		}
-		if *asJSON {
-			enc := json.NewEncoder(e.stdout)
-			enc.SetIndent("", "  ")
-			return enc.Encode(r.Status)
-		}
-		printStatus(e.stdout, r.Status)
-		return nil
-	})
+		return r.Status, *asJSON, nil
+	}
 }
 
 // socketPath picks the control socket: -s, or the config's, or the only

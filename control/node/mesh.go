@@ -52,15 +52,10 @@ func (n *Node) newMesh() error {
 // reached through a relay. It runs on the control goroutine (called by a
 // peer's Tick): it must not call back into that peer.
 func (n *Node) via(id uint16) (int, netip.AddrPort, bool) {
-	nh, ok := n.mesh.NextHop(id)
-	if !ok || nh == id {
+	if nh, ok := n.mesh.NextHop(id); !ok || nh == id {
 		return 0, netip.AddrPort{}, false
 	}
-	p := n.byNode[nh]
-	if p == nil {
-		return 0, netip.AddrPort{}, false
-	}
-	return p.Direct()
+	return n.hop(id)
 }
 
 // hop returns the socket and address datagrams for node id go to now: its
