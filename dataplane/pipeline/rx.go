@@ -96,7 +96,9 @@ func (r *Rx) Process(s *Snapshot, in []*buf.Packet, out *buf.Batch) int {
 // and Meta.Port set to the next hop's. It stops when out or fwd is full.
 // Without fwd (nil), datagrams for other nodes are dropped (WrongNode).
 func (r *Rx) ProcessRelay(s *Snapshot, in []*buf.Packet, out, fwd *buf.Batch) int {
-	if r.now != nil {
+	// The clock is read once per batch, and only when something needs it:
+	// the reassembly table's expiry, the mesh FIB's ages.
+	if r.now != nil && (s.Mesh != nil || r.frag.Len() > 0) {
 		r.tnow = r.now()
 		if r.frag.Len() > 0 {
 			r.frag.Expire(r.tnow)
