@@ -200,8 +200,8 @@ func printMemif(w io.Writer, p api.PortInfo) {
 	fmt.Fprintf(w, "\nmemif %s (%v, %v mode): %s\n", p.Name, st["role"], st["mode"], state)
 	fmt.Fprintf(w, "  rx %s frames %s bytes, tx %s frames %s bytes; connects %s, disconnects %s, refused %s\n",
 		num("rx_frames"), num("rx_bytes"), num("tx_frames"), num("tx_bytes"), num("connects"), num("disconnects"), num("handshake_errors"))
-	fmt.Fprintf(w, "  drops: tx ring full %s, tx while down %s, tx too long %s, rx too long %s, bad descriptors rx %s tx %s, bad ring indices %s\n",
-		num("tx_full"), num("tx_down"), num("tx_too_long"), num("rx_too_long"), num("rx_bad_desc"), num("tx_bad_desc"), num("bad_ring"))
+	fmt.Fprintf(w, "  drops: tx ring full %s, tx while down %s, tx too long %s, rx too long %s, bad descriptors rx %s tx %s, bad ring indices %s, shared memory faults %s\n",
+		num("tx_full"), num("tx_down"), num("tx_too_long"), num("rx_too_long"), num("rx_bad_desc"), num("tx_bad_desc"), num("bad_ring"), num("mem_faults"))
 }
 
 // printXDP prints, for each AF_XDP port, how its sockets are bound, its

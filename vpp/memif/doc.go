@@ -20,5 +20,7 @@
 // has not masked interrupts, frames longer than a buffer are chained with
 // DescNext, and every descriptor a peer wrote is bounds-checked before it
 // is used. Disconnects tear the session down only after every ring's
-// lock has been taken, so no batch ever touches unmapped memory.
+// lock has been taken, so no batch ever touches unmapped memory. Every
+// access to shared memory is shielded (shield.go): a peer that shrinks a
+// region under us costs the connection, never the process.
 package memif

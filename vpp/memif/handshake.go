@@ -104,8 +104,7 @@ func (f *Interface) runClient() {
 			s.teardown()
 			return
 		}
-		f.up(s)
-		f.down(s, f.watch(s))
+		f.run(s)
 	}
 }
 
@@ -323,8 +322,22 @@ func (f *Interface) serve(c *net.UnixConn) {
 		f.busy.Store(false)
 		return
 	}
-	f.up(s)
-	f.down(s, f.watch(s))
+	f.run(s)
+}
+
+// checkCookies checks every ring header the client offered.
+func checkCookies(s2m, m2s []*ring) error {
+	for i, r := range s2m {
+		if r.Cookie() != Cookie {
+			return refuse("wrong cookie on s2m ring %d", i)
+		}
+	}
+	for i, r := range m2s {
+		if r.Cookie() != Cookie {
+			return refuse("wrong cookie on m2s ring %d", i)
+		}
+	}
+	return nil
 }
 
 // refusal is a handshake failure the client is told about.
@@ -454,15 +467,11 @@ func (f *Interface) serverHandshake(c *net.UnixConn) (s *session, claimed bool, 
 			case len(s2m) == 0 || len(m2s) == 0:
 				return nil, claimed, refuse("connect without rings (%d s2m, %d m2s)", len(s2m), len(m2s))
 			}
-			for i, r := range s2m {
-				if r.Cookie() != Cookie {
-					return nil, claimed, refuse("wrong cookie on s2m ring %d", i)
+			if err := shielded(func() error { return checkCookies(s2m, m2s) }); err != nil {
+				if errors.Is(err, errMemFault) {
+					f.st.MemFaults.Add(1)
 				}
-			}
-			for i, r := range m2s {
-				if r.Cookie() != Cookie {
-					return nil, claimed, refuse("wrong cookie on m2s ring %d", i)
-				}
+				return nil, claimed, refuse("%v", err)
 			}
 			if err := sendMsg(c, &Msg{Type: MsgConnected, Name: cfg.Name}, -1); err != nil {
 				return nil, claimed, err

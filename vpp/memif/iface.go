@@ -172,6 +172,9 @@ type Stats struct {
 	Kicks atomic.Uint64
 	// Connects, Disconnects, HandshakeErrors count connections.
 	Connects, Disconnects, HandshakeErrors atomic.Uint64
+	// MemFaults: accesses to shared memory that faulted because the peer
+	// shrank or unmapped a region; each takes the connection down.
+	MemFaults atomic.Uint64
 }
 
 // Info is a snapshot of an interface's state and counters.
@@ -202,6 +205,7 @@ type Info struct {
 	Connects    uint64 `json:"connects"`
 	Disconnects uint64 `json:"disconnects"`
 	HandshakeEr uint64 `json:"handshake_errors"`
+	MemFaults   uint64 `json:"mem_faults"`
 }
 
 // Interface is one memif interface: its control socket, the connection
@@ -336,6 +340,7 @@ func (f *Interface) Info() Info {
 	in.RxBadDesc, in.RxTooLong, in.TxBadDesc, in.TxTooLong = st.RxBadDesc.Load(), st.RxTooLong.Load(), st.TxBadDesc.Load(), st.TxTooLong.Load()
 	in.TxFull, in.TxDown, in.BadRing, in.Kicks = st.TxFull.Load(), st.TxDown.Load(), st.BadRing.Load(), st.Kicks.Load()
 	in.Connects, in.Disconnects, in.HandshakeEr = st.Connects.Load(), st.Disconnects.Load(), st.HandshakeErrors.Load()
+	in.MemFaults = st.MemFaults.Load()
 	return in
 }
 
@@ -385,7 +390,10 @@ func (f *Interface) Recv(q int, pkts []*buf.Packet) (int, error) {
 					unix.Read(r.efd, b[:])
 					w.drain = false
 				}
-				n := s.recv(r, pkts)
+				n, faulted := s.recvShielded(r, pkts)
+				if faulted {
+					f.fault(s)
+				}
 				r.mu.Unlock()
 				if n > 0 {
 					return n, nil
@@ -454,7 +462,12 @@ func (f *Interface) Send(q int, pkts []*buf.Packet) (int, error) {
 	done, spins := 0, 0
 	var stalled time.Time
 	for done < len(pkts) {
-		n := s.send(r, pkts[done:])
+		n, faulted := s.sendShielded(r, pkts[done:])
+		if faulted {
+			f.fault(s)
+			f.st.TxDown.Add(uint64(len(pkts) - done))
+			break
+		}
 		done += n
 		if done == len(pkts) {
 			break
@@ -522,8 +535,23 @@ func (f *Interface) closeQueues() {
 	}
 }
 
-// up publishes a connected session to the data path.
-func (f *Interface) up(s *session) {
+// run serves a connected session until it ends, then frees it.
+func (f *Interface) run(s *session) {
+	if err := shielded(func() error { f.arm(s); return nil }); err != nil {
+		f.st.MemFaults.Add(1)
+		sendMsg(s.ctl, &Msg{Type: MsgDisconnect, Reason: err.Error()}, -1)
+		f.setErr(err)
+		s.teardown()
+		f.busy.Store(false)
+		return
+	}
+	f.up(s)
+	f.down(s, f.watch(s))
+}
+
+// arm sets a new session's rings up for the data path: interrupt flags,
+// our counters, a client's posted receive buffers.
+func (f *Interface) arm(s *session) {
 	for _, r := range s.rx {
 		if f.cfg.Poll {
 			r.SetFlags(FlagMaskInt)
@@ -552,6 +580,10 @@ func (f *Interface) up(s *session) {
 			r.pos = r.Tail()
 		}
 	}
+}
+
+// up publishes an armed session to the data path.
+func (f *Interface) up(s *session) {
 	if !f.cfg.Poll {
 		for q, r := range s.rx {
 			if q < len(f.queues) {
@@ -611,6 +643,8 @@ func (f *Interface) watch(s *session) string {
 		switch {
 		case f.closed.Load():
 			return "interface closed"
+		case s.faulted.Load():
+			return errMemFault.Error()
 		case errors.Is(err, io.EOF):
 			return errPeerClosed.Error()
 		case err != nil:

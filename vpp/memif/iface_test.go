@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/skiffnet/skiff/dataplane/buf"
+	"golang.org/x/sys/unix"
 )
 
 func abstractName(t testing.TB) string {
@@ -493,5 +494,83 @@ func BenchmarkMemif(b *testing.B) {
 		}
 		s.Close()
 		c.Close()
+	}
+}
+
+// A client that shrinks its region's file under the server turns the
+// server's next access into SIGBUS: the server survives it, counts it,
+// drops the connection and serves the client's next one.
+func TestPeerShrinksRegion(t *testing.T) {
+	sealRegions = 0
+	t.Cleanup(func() { sealRegions = unix.F_SEAL_SHRINK })
+	s, c := pair(t, Config{}, Config{})
+	transfer(t, c, s, 0, 10, mixed)
+
+	// shrink truncates the client's region and, with wake, wakes the
+	// server's receive queue: under a ring lock, the client's teardown
+	// barrier, so the region and the eventfd are still open.
+	shrink := func(wake bool) {
+		t.Helper()
+		cs := c.sess.Load()
+		if cs == nil {
+			t.Fatal("client not connected")
+		}
+		r := cs.tx[0]
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		if cs.dead.Load() {
+			t.Fatal("client session already dead")
+		}
+		if err := unix.Ftruncate(cs.regions[0].fd, 0); err != nil {
+			t.Fatal(err)
+		}
+		if wake {
+			unix.Write(r.efd, kick[:])
+		}
+	}
+	reconnected := func(faults, disconnects uint64) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for (s.Info().Connects <= disconnects || c.Info().Connects <= disconnects || !s.Connected() || !c.Connected()) && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond)
+		}
+		in := s.Info()
+		if in.MemFaults != faults || in.Disconnects != disconnects || in.Connects != disconnects+1 || c.Info().Connects != disconnects+1 {
+			t.Fatalf("server after the shrink: %+v; client %+v", in, c.Info())
+		}
+	}
+	one := func(seq uint64) []*buf.Packet {
+		p := buf.New(buf.DefaultSize)
+		p.SetData(frame(seq, 100))
+		return []*buf.Packet{p}
+	}
+
+	// The server's transmit path faults on the ring header.
+	shrink(false)
+	if n, err := s.Send(0, one(0)); n != 1 || err != nil {
+		t.Fatalf("Send after the shrink: %d, %v", n, err)
+	}
+	reconnected(1, 1)
+	transfer(t, s, c, 0, 50, mixed)
+
+	// So does its receive path, woken by the client's kick.
+	got := make(chan []byte, 1)
+	go func() {
+		pkts := []*buf.Packet{buf.New(buf.DefaultSize)}
+		if n, err := s.Recv(0, pkts); err == nil && n == 1 {
+			got <- bytes.Clone(pkts[0].Data())
+		}
+		close(got)
+	}()
+	shrink(true)
+	reconnected(2, 2)
+	c.Send(0, one(7))
+	select {
+	case g := <-got:
+		if !bytes.Equal(g, frame(7, 100)) {
+			t.Fatalf("after reconnecting the server read %d bytes, not the frame sent", len(g))
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatalf("no frame after reconnecting: %+v", s.Info())
 	}
 }

@@ -29,7 +29,7 @@ func newRegion(name string, size int) (*region, error) {
 		unix.Close(fd)
 		return nil, fmt.Errorf("memif: region of %d bytes: ftruncate: %w", size, err)
 	}
-	if _, err := unix.FcntlInt(uintptr(fd), unix.F_ADD_SEALS, unix.F_SEAL_SHRINK); err != nil {
+	if _, err := unix.FcntlInt(uintptr(fd), unix.F_ADD_SEALS, sealRegions); err != nil {
 		unix.Close(fd)
 		return nil, fmt.Errorf("memif: sealing the region: %w", err)
 	}
@@ -63,6 +63,10 @@ func mapRegion(fd int, size uint64) (*region, error) {
 	}
 	return &region{mem: mem, fd: -1}, nil
 }
+
+// sealRegions are the seals a client's regions get: F_SEAL_SHRINK, or
+// none in tests that play a peer shrinking its region under the server.
+var sealRegions = unix.F_SEAL_SHRINK
 
 // maxRegionSize bounds one mapped region: descriptor offsets are 32-bit.
 const maxRegionSize = 1 << 32

@@ -40,6 +40,7 @@ type session struct {
 	peer    string // the peer's name (hello or init)
 	log2    uint8
 	dead    atomic.Bool
+	faulted atomic.Bool // the data path faulted on the memory (fault)
 	st      *Stats
 }
 
