@@ -81,7 +81,8 @@ type Route struct {
 
 // Counters count a mesh's control traffic.
 type Counters struct {
-	LinkStatesSent     uint64 `json:"link_states_sent"`
+	LinkStatesSent     uint64 `json:"link_states_sent"`    // our own, to each neighbour
+	LinkStatesFlooded  uint64 `json:"link_states_flooded"` // others', passed on to each neighbour
 	LinkStatesReceived uint64 `json:"link_states_received"`
 	LinkStatesStale    uint64 `json:"link_states_stale"` // duplicates and older ones: not flooded on
 	LinkStatesRefused  uint64 `json:"link_states_refused"`
@@ -359,6 +360,7 @@ func (m *Mesh) HandleLinkState(from uint16, payload []byte, now time.Time) error
 	for _, n := range m.cfg.Linked {
 		if n != from && n != st.Origin {
 			m.out = append(m.out, Send{To: n, Direct: true, Payload: payload})
+			m.c.LinkStatesFlooded++
 		}
 	}
 	return nil

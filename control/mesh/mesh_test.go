@@ -813,7 +813,7 @@ func TestLinkStateFlooding(t *testing.T) {
 		}
 	}
 	c := m.Status(now).Counters
-	if c.LinkStatesReceived != 5 || c.LinkStatesStale != 3 || c.LinkStatesRefused != 0 {
+	if c.LinkStatesReceived != 5 || c.LinkStatesStale != 3 || c.LinkStatesRefused != 0 || c.LinkStatesFlooded != 3 || c.LinkStatesSent != 0 {
 		t.Errorf("counters %+v", c)
 	}
 	if o := m.db[4]; o.seq != 10 || !slices.Equal(o.links, []msg.Link{up}) {
