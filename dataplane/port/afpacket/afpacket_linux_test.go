@@ -24,6 +24,7 @@ import (
 
 	"github.com/skiffnet/skiff/dataplane/buf"
 	"github.com/skiffnet/skiff/dataplane/packet"
+	"github.com/skiffnet/skiff/dataplane/port/porttest"
 	"github.com/skiffnet/skiff/internal/nstest"
 )
 
@@ -45,31 +46,7 @@ func openIn(t *testing.T, ns *nstest.NS, c Config) *Port {
 }
 
 // collect copies every frame p reads into the channel until p is closed.
-func collect(t *testing.T, p *Port) <-chan []byte {
-	ch := make(chan []byte, 4096)
-	pool := buf.NewPool(buf.DefaultSize, 256)
-	b := buf.NewBatch(pool, p.BatchSize())
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		defer close(ch)
-		for {
-			n, err := p.ReadBatch(b.Pkts)
-			if err != nil {
-				if !errors.Is(err, net.ErrClosed) {
-					t.Errorf("ReadBatch: %v", err)
-				}
-				return
-			}
-			for _, pkt := range b.Pkts[:n] {
-				ch <- bytes.Clone(pkt.Data())
-			}
-		}
-	}()
-	t.Cleanup(func() { p.Close(); wg.Wait() })
-	return ch
-}
+func collect(t *testing.T, p *Port) <-chan []byte { return porttest.Collect(t, p, 4096) }
 
 // next returns the next frame from ch of EtherType etherTypeTest (after any
 // tags) whose payload starts with marker, or fails after a timeout.
@@ -638,31 +615,7 @@ func TestWrite(t *testing.T) {
 func TestCloseUnblocks(t *testing.T) {
 	nstest.NeedRoot(t)
 	m := nstest.New(t)
-	p := openIn(t, m, Config{Name: "lo"})
-	errc := make(chan error, 1)
-	go func() {
-		pkts := []*buf.Packet{buf.New(buf.DefaultSize)}
-		_, err := p.ReadBatch(pkts)
-		errc <- err
-	}()
-	time.Sleep(50 * time.Millisecond)
-	if err := p.Close(); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-errc:
-		if !errors.Is(err, net.ErrClosed) {
-			t.Errorf("ReadBatch after Close = %v, want net.ErrClosed", err)
-		}
-	case <-time.After(2 * time.Second):
-		t.Fatal("Close did not unblock ReadBatch")
-	}
-	if _, err := p.WriteBatch(nil); !errors.Is(err, net.ErrClosed) {
-		t.Errorf("WriteBatch after Close = %v", err)
-	}
-	if err := p.Close(); err != nil {
-		t.Errorf("second Close = %v", err)
-	}
+	porttest.CheckClose(t, openIn(t, m, Config{Name: "lo"}), nil)
 }
 
 // TestAllocs writes and reads batches through a veth pair and checks that

@@ -16,6 +16,7 @@ import (
 
 	"github.com/skiffnet/skiff/dataplane/buf"
 	"github.com/skiffnet/skiff/dataplane/port/afpacket"
+	"github.com/skiffnet/skiff/dataplane/port/porttest"
 	"github.com/skiffnet/skiff/dataplane/port/udp"
 	"github.com/skiffnet/skiff/internal/nstest"
 	"golang.org/x/sys/unix"
@@ -495,23 +496,9 @@ func TestOpenErrors(t *testing.T) {
 
 func TestCloseUnblocks(t *testing.T) {
 	l, _, _, _ := lanPair(t, 1500)
-	pool := buf.NewPool(buf.DefaultSize, 64)
-	b := buf.NewBatch(pool, 64)
-	done := make(chan error, 1)
-	go func() {
-		_, err := l.ReadBatch(b.Pkts)
-		done <- err
-	}()
-	time.Sleep(50 * time.Millisecond)
-	l.Close()
-	select {
-	case err := <-done:
-		if !errors.Is(err, net.ErrClosed) {
-			t.Fatalf("ReadBatch after Close: %v", err)
-		}
-	case <-time.After(2 * time.Second):
-		t.Fatal("Close did not unblock ReadBatch")
-	}
+	p := buf.New(buf.DefaultSize)
+	p.SetData(testFrame(nil, 1, 100))
+	porttest.CheckClose(t, l, []*buf.Packet{p})
 }
 
 // TestAllocs: a batch read and a batch written allocate nothing, on both

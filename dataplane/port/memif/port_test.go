@@ -13,6 +13,7 @@ import (
 
 	"github.com/skiffnet/skiff/dataplane/buf"
 	"github.com/skiffnet/skiff/dataplane/port"
+	"github.com/skiffnet/skiff/dataplane/port/porttest"
 	"github.com/skiffnet/skiff/vpp/memif"
 )
 
@@ -73,4 +74,12 @@ func TestPortQueues(t *testing.T) {
 	if _, err := cq[1].ReadBatch(make([]*buf.Packet, 1)); err != net.ErrClosed {
 		t.Fatalf("read after close: %v", err)
 	}
+}
+
+func TestPortClose(t *testing.T) {
+	p, err := Open(memif.Config{Socket: fmt.Sprintf("@skiff-memif-port-%x", rand.Uint64()), Role: memif.RoleServer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	porttest.CheckClose(t, p, nil)
 }

@@ -12,7 +12,6 @@ import (
 	"net"
 	"net/netip"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,6 +19,7 @@ import (
 
 	"github.com/skiffnet/skiff/dataplane/buf"
 	"github.com/skiffnet/skiff/dataplane/packet"
+	"github.com/skiffnet/skiff/dataplane/port/porttest"
 	"github.com/skiffnet/skiff/internal/nstest"
 )
 
@@ -55,30 +55,7 @@ func openErr(ns *nstest.NS, c Config) error {
 }
 
 // collect copies every frame p reads into the channel until p is closed.
-func collect(t *testing.T, p *Port) <-chan []byte {
-	ch := make(chan []byte, 16384)
-	b := buf.NewBatch(buf.NewPool(buf.DefaultSize, 256), p.BatchSize())
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		defer close(ch)
-		for {
-			n, err := p.ReadBatch(b.Pkts)
-			if err != nil {
-				if !errors.Is(err, net.ErrClosed) {
-					t.Errorf("ReadBatch: %v", err)
-				}
-				return
-			}
-			for _, pkt := range b.Pkts[:n] {
-				ch <- bytes.Clone(pkt.Data())
-			}
-		}
-	}()
-	t.Cleanup(func() { p.Close(); wg.Wait() })
-	return ch
-}
+func collect(t *testing.T, p *Port) <-chan []byte { return porttest.Collect(t, p, 16384) }
 
 // waitFor returns the first frame from ch for which match is true.
 func waitFor(t *testing.T, ch <-chan []byte, what string, match func([]byte) bool) []byte {
@@ -349,36 +326,7 @@ func TestConfigErrors(t *testing.T) {
 func TestCloseUnblocks(t *testing.T) {
 	nstest.NeedRoot(t)
 	ns := nstest.New(t)
-	p := openIn(t, ns, Config{Name: "skt0"})
-	errc := make(chan error, 1)
-	go func() {
-		for {
-			// The kernel may send a frame or two of its own (IPv6
-			// router solicitations) before Close.
-			if _, err := p.ReadBatch([]*buf.Packet{buf.New(buf.DefaultSize)}); err != nil {
-				errc <- err
-				return
-			}
-		}
-	}()
-	time.Sleep(50 * time.Millisecond)
-	if err := p.Close(); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-errc:
-		if !errors.Is(err, net.ErrClosed) {
-			t.Errorf("ReadBatch after Close = %v, want net.ErrClosed", err)
-		}
-	case <-time.After(2 * time.Second):
-		t.Fatal("Close did not unblock ReadBatch")
-	}
-	if _, err := p.WriteBatch(nil); !errors.Is(err, net.ErrClosed) {
-		t.Errorf("WriteBatch after Close = %v", err)
-	}
-	if err := p.Close(); err != nil {
-		t.Errorf("second Close = %v", err)
-	}
+	porttest.CheckClose(t, openIn(t, ns, Config{Name: "skt0"}), nil)
 	if _, err := ns.NL.LinkByName("skt0"); err == nil {
 		t.Errorf("skt0 still exists after Close")
 	}

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"net/netip"
 	"os"
 	"slices"
@@ -22,6 +21,7 @@ import (
 
 	"github.com/skiffnet/skiff/dataplane/buf"
 	"github.com/skiffnet/skiff/dataplane/port"
+	"github.com/skiffnet/skiff/dataplane/port/porttest"
 )
 
 // A batch of mixed sizes arrives byte-exact with the sender's address as
@@ -335,39 +335,9 @@ func TestCloseUnblocksRead(t *testing.T) {
 	for _, lo := range loopbacks {
 		t.Run(lo.name, func(t *testing.T) {
 			p := listen(t, lo.addr)
-			pkts := packets(t, 8)
-			done := make(chan error)
-			go func() {
-				_, err := p.ReadBatch(pkts)
-				done <- err
-			}()
-			time.Sleep(50 * time.Millisecond)
-			select {
-			case err := <-done:
-				t.Fatalf("ReadBatch returned %v before Close", err)
-			default:
-			}
-			if err := p.Close(); err != nil {
-				t.Fatal(err)
-			}
-			select {
-			case err := <-done:
-				if !errors.Is(err, net.ErrClosed) {
-					t.Fatalf("ReadBatch after Close: %v", err)
-				}
-			case <-time.After(5 * time.Second):
-				t.Fatal("Close did not unblock ReadBatch")
-			}
-			if _, err := p.ReadBatch(pkts); !errors.Is(err, net.ErrClosed) {
-				t.Errorf("ReadBatch on a closed port: %v", err)
-			}
+			pkts := packets(t, 1)
 			pkts[0].Addr = p.LocalAddr()
-			if _, err := p.WriteBatch(pkts[:1]); !errors.Is(err, net.ErrClosed) {
-				t.Errorf("WriteBatch on a closed port: %v", err)
-			}
-			if err := p.Close(); err != nil {
-				t.Errorf("second Close: %v", err)
-			}
+			porttest.CheckClose(t, p, pkts)
 		})
 	}
 }
