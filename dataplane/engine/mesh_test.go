@@ -25,17 +25,6 @@ var (
 	chainBcast = [6]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
 )
 
-func chainFrame(dst, src [6]byte, n int, seed byte) []byte {
-	f := make([]byte, n)
-	copy(f, dst[:])
-	copy(f[6:], src[:])
-	f[12], f[13] = 0x88, 0xb5
-	for i := 14; i < n; i++ {
-		f[i] = byte(i*7919>>3) ^ seed
-	}
-	return f
-}
-
 // chain is three engines in a line: node 1 -- node 2 -- node 3. Node 2 has
 // an underlay port to each neighbour (port 0 to node 1, port 1 to node 3)
 // and relays between them; nodes 1 and 3 reach each other through it.
@@ -180,7 +169,7 @@ func TestMeshChain(t *testing.T) {
 		}
 	}
 
-	bc := chainFrame(chainBcast, chainMAC1, 700, 1)
+	bc := wiretest.Frame(chainBcast, chainMAC1, 700, 1)
 	send(0, bc)
 	for _, i := range []int{1, 2} {
 		got := readFrames(t, c.lan[i], 1)
@@ -196,7 +185,7 @@ func TestMeshChain(t *testing.T) {
 	if n, ok := c.fib[2].Lookup(chainMAC1[:], c.eng[2].cfg.Now()); !ok || n != 1 {
 		t.Fatalf("node 3 did not learn %v behind node 1 (%d, %v)", chainMAC1, n, ok)
 	}
-	reply := chainFrame(chainMAC1, chainMAC3, 900, 2)
+	reply := wiretest.Frame(chainMAC1, chainMAC3, 900, 2)
 	send(2, reply)
 	if got := readFrames(t, c.lan[0], 1); !bytes.Equal(got[0], reply) {
 		t.Fatal("node 1 got a different reply frame")
@@ -250,7 +239,7 @@ func TestMeshRelayPortWriteCounts(t *testing.T) {
 	defer rx.Close()
 
 	c.watchdog(t)
-	in1.Pkts[0].SetData(chainFrame(chainBcast, chainMAC1, 200, 3))
+	in1.Pkts[0].SetData(wiretest.Frame(chainBcast, chainMAC1, 200, 3))
 	c.eng[0].txBatch(tx, in1.Pkts[:1], out1, 0)
 	n := read(t, c.u2a, in2.Pkts)
 	if n != 2 {
@@ -282,7 +271,7 @@ func TestMeshEngineLoopAllocs(t *testing.T) {
 	const batch = 16
 	frames := buf.NewBatch(pool, batch)
 	for i, p := range frames.Pkts {
-		p.SetData(chainFrame(chainBcast, chainMAC1, 60+i*90, byte(i)))
+		p.SetData(wiretest.Frame(chainBcast, chainMAC1, 60+i*90, byte(i)))
 	}
 	in1 := buf.NewBatch(pool, 64)
 	out1 := buf.NewBatch(pool, 64+stage.MaxPieces)

@@ -32,19 +32,6 @@ var (
 	macUnknown = [6]byte{0x02, 0, 0, 0, 0x99, 0x99}
 )
 
-// ethFrame is an n-byte frame from src to dst with ethertype 0x88B5 and a
-// payload that varies with seed (incompressible enough for LZ4 to skip).
-func ethFrame(dst, src [6]byte, n int, seed byte) []byte {
-	f := make([]byte, n)
-	copy(f, dst[:])
-	copy(f[6:], src[:])
-	f[12], f[13] = 0x88, 0xb5
-	for i := 14; i < n; i++ {
-		f[i] = byte(i*7919>>3) ^ seed
-	}
-	return f
-}
-
 // meshNode is one node of an in-memory mesh: its snapshot, pipelines and
 // batches. The tests move datagrams between nodes as byte copies, as a
 // network would.
@@ -216,7 +203,7 @@ func noDrops(t testing.TB, what string, st *Stats) {
 // decremented and nothing else changed; node 3 delivers it.
 func TestMeshFloodAndRelay(t *testing.T) {
 	m := newMesh3(t)
-	f := ethFrame(macBcast, macH1, 200, 1)
+	f := wiretest.Frame(macBcast, macH1, 200, 1)
 
 	ds := m.n1.send(f)
 	if len(ds) != 2 {
@@ -277,7 +264,7 @@ func TestMeshFloodAndRelay(t *testing.T) {
 func TestMeshLearning(t *testing.T) {
 	m := newMesh3(t)
 	m.n2.now, m.n3.now = 5e9, 7e9
-	ds := m.n1.send(ethFrame(macBcast, macH1, 100, 2))
+	ds := m.n1.send(wiretest.Frame(macBcast, macH1, 100, 2))
 	_, relayed := m.n2.recv(epM1, ds...)
 	m.n3.recv(epM2, relayed...)
 	if node, ok := m.n2.fib.Lookup(macH1[:], m.n2.now); !ok || node != 1 {
@@ -292,7 +279,7 @@ func TestMeshLearning(t *testing.T) {
 	}
 
 	// Unicast to the learned MAC: one datagram, to node 1, not flooded.
-	f := ethFrame(macH1, macH2, 300, 3)
+	f := wiretest.Frame(macH1, macH2, 300, 3)
 	ds = m.n2.send(f)
 	if len(ds) != 1 {
 		t.Fatalf("unicast to a learned MAC went out as %d datagrams, want 1", len(ds))
@@ -312,7 +299,7 @@ func TestMeshLearning(t *testing.T) {
 	}
 
 	// Unknown unicast: flooded, one copy per node.
-	ds = m.n2.send(ethFrame(macUnknown, macH2, 300, 4))
+	ds = m.n2.send(wiretest.Frame(macUnknown, macH2, 300, 4))
 	if len(ds) != 2 {
 		t.Fatalf("unknown unicast went out as %d datagrams, want 2", len(ds))
 	}
@@ -326,7 +313,7 @@ func TestMeshLearning(t *testing.T) {
 		t.Fatalf("flooded = %d, want 1", c.Flooded)
 	}
 	// Multicast (group bit, not broadcast) is flooded too.
-	ds = m.n2.send(ethFrame([6]byte{0x01, 0, 0x5e, 0, 0, 1}, macH2, 300, 5))
+	ds = m.n2.send(wiretest.Frame([6]byte{0x01, 0, 0x5e, 0, 0, 1}, macH2, 300, 5))
 	if len(ds) != 2 {
 		t.Fatalf("multicast went out as %d datagrams, want 2", len(ds))
 	}
@@ -339,7 +326,7 @@ func TestMeshFIBNodeWithoutRoute(t *testing.T) {
 	m := newMesh3(t)
 	const ghost = 7 // a node with no route
 	m.n1.fib.Learn(macUnknown[:], ghost, 0)
-	ds := m.n1.send(ethFrame(macUnknown, macH1, 100, 1))
+	ds := m.n1.send(wiretest.Frame(macUnknown, macH1, 100, 1))
 	c := m.n1.txs.Load()
 	if len(ds) != 0 || c.Drops[stage.NoRoute] != 1 || c.Flooded != 0 {
 		t.Fatalf("frame for a MAC behind node %d (no route): %d datagrams, no-route drops %d, flooded %d; want 0, 1, 0",
@@ -359,13 +346,13 @@ func TestMeshFIBNodeWithoutRouteEmptyFlood(t *testing.T) {
 				t.Fatalf("Tx panicked: %v", r)
 			}
 		}()
-		ds = m.n1.send(ethFrame(macUnknown, macH1, 100, 1))
+		ds = m.n1.send(wiretest.Frame(macUnknown, macH1, 100, 1))
 	}()
 	if c := m.n1.txs.Load(); len(ds) != 0 || c.Drops[stage.NoRoute] != 1 {
 		t.Fatalf("%d datagrams, no-route drops %d; want 0, 1", len(ds), c.Drops[stage.NoRoute])
 	}
 	// A broadcast with nothing to flood to is a no-route drop as well.
-	ds = m.n1.send(ethFrame(macBcast, macH1, 100, 1))
+	ds = m.n1.send(wiretest.Frame(macBcast, macH1, 100, 1))
 	if c := m.n1.txs.Load(); len(ds) != 0 || c.Drops[stage.NoRoute] != 2 {
 		t.Fatalf("broadcast without flood routes: %d datagrams, no-route drops %d; want 0, 2", len(ds), c.Drops[stage.NoRoute])
 	}
@@ -380,7 +367,7 @@ func TestMeshRelayErrors(t *testing.T) {
 		s := *m.n1.snap
 		s.TTL = ttl
 		m.n1.snap = &s
-		return byDst(t, m.n1.send(ethFrame(macBcast, macH1, 120, ttl)), 3)
+		return byDst(t, m.n1.send(wiretest.Frame(macBcast, macH1, 120, ttl)), 3)
 	}
 	check := func(what string, r stage.Reason, want uint64, relayed []dgram) {
 		t.Helper()
@@ -437,7 +424,7 @@ func TestMeshRelayedHeaderAuth(t *testing.T) {
 	m := newMesh3(t)
 	next := func(seed byte) (dgram, []byte) {
 		t.Helper()
-		f := ethFrame(macBcast, macH1, 150, seed)
+		f := wiretest.Frame(macBcast, macH1, 150, seed)
 		_, relayed := m.n2.recv(epM1, m.n1.send(f)...)
 		if len(relayed) != 1 {
 			t.Fatalf("node 2 relayed %d datagrams", len(relayed))
@@ -490,7 +477,7 @@ func TestMeshFloodFragments(t *testing.T) {
 	for _, n := range []*meshNode{m.n1, m.n2, m.n3} {
 		n.snap.PieceSize, n.snap.Fragment = 1000, true
 	}
-	f := ethFrame(macBcast, macH1, 2500, 9)
+	f := wiretest.Frame(macBcast, macH1, 2500, 9)
 	ds := m.n1.send(f)
 	per := map[uint16]int{}
 	for _, d := range ds {
@@ -529,7 +516,7 @@ func TestMeshFloodFragments(t *testing.T) {
 
 	// Pieces go where their copy's route says: node 2 reaches node 1 on
 	// underlay port 0 and node 3 on port 1.
-	for _, d := range m.n2.send(ethFrame(macBcast, macH2, 2500, 10)) {
+	for _, d := range m.n2.send(wiretest.Frame(macBcast, macH2, 2500, 10)) {
 		want := map[uint16]dgram{1: {to: epM1, port: 0}, 3: {to: epM3, port: 1}}[d.header(t).Dst]
 		if d.to != want.to || d.port != want.port {
 			t.Fatalf("piece for node %d sent to %v port %d, want %v port %d", d.header(t).Dst, d.to, d.port, want.to, want.port)
@@ -550,7 +537,7 @@ func TestMeshFloodNoSession(t *testing.T) {
 				flood = []*Route{m.r12, &r3}
 			}
 			m.n1.setMesh([]*wire.Session{m.s12}, []*Route{m.r12, &r3}, flood...)
-			f := ethFrame(macBcast, macH1, 400, 6)
+			f := wiretest.Frame(macBcast, macH1, 400, 6)
 			ds := m.n1.send(f)
 			if len(ds) != 1 || ds[0].header(t).Dst != 2 {
 				t.Fatalf("%d datagrams, want 1 for node 2", len(ds))
@@ -574,8 +561,8 @@ func TestMeshAllocs(t *testing.T) {
 	bcast := make([][]byte, batch)
 	uni := make([][]byte, batch)
 	for i := range bcast {
-		bcast[i] = ethFrame(macBcast, macH1, 60+i*90, byte(i))
-		uni[i] = ethFrame(macH2, macH1, 60+i*90, byte(i))
+		bcast[i] = wiretest.Frame(macBcast, macH1, 60+i*90, byte(i))
+		uni[i] = wiretest.Frame(macH2, macH1, 60+i*90, byte(i))
 	}
 	fill := func(frames [][]byte) {
 		for i, f := range frames {

@@ -47,3 +47,17 @@ func PairNodes(tb testing.TB, suite wire.Suite, x, y uint16) (a, b *wire.Session
 	}
 	return a, b
 }
+
+// Frame is an n-byte Ethernet frame from src to dst with ethertype 0x88B5
+// (local experimental) and a payload that varies with seed, incompressible
+// enough for LZ4 to skip.
+func Frame(dst, src [6]byte, n int, seed byte) []byte {
+	f := make([]byte, n)
+	copy(f, dst[:])
+	copy(f[6:], src[:])
+	f[12], f[13] = 0x88, 0xb5
+	for i := 14; i < n; i++ {
+		f[i] = byte(i*7919>>3) ^ seed
+	}
+	return f
+}
